@@ -1,0 +1,343 @@
+"""Run an ASGI app on a real uvicorn server in a background thread.
+
+One helper for notebooks, tests and benchmarks::
+
+    from server.background import BackgroundServer
+    from server.text import app
+
+    server = BackgroundServer(app).start()
+    server.ws_url("/ws/chat")      # 'ws://127.0.0.1:<port>/ws/chat'
+    server.stop()
+
+or ``with BackgroundServer(app) as server: ...``.
+
+What happens in each outcome:
+
+* ``start()`` binds the socket in the caller's thread (port 0 picks a free
+  port; ``.port`` reports the real one), then runs uvicorn in a daemon
+  thread and returns once the server accepts connections. There are no
+  fixed sleeps.
+* If the port is taken, ``start()`` raises ``OSError`` at once. If uvicorn
+  cannot load the app (a bad import string) or the app's lifespan start-up
+  fails, it raises :class:`StartupError` with uvicorn's message. If the
+  server is not up within ``startup_timeout`` seconds it raises
+  :class:`StartupError` too. Nothing is left running after a failure.
+* Each server has a ``name``: by default where the app lives, such as
+  ``"server.text:app"`` or ``"__main__:app"`` for an app defined in a
+  notebook cell. Starting a server first stops any server this helper is
+  still running under the same name or on the same port. Re-running the
+  notebook cell that starts a lesson server therefore replaces the old
+  server: no leaked thread, no "address already in use", and never the old
+  code answering after the cell was changed. Pass ``name=`` to run the same
+  app twice at once.
+* ``stop()`` asks uvicorn to exit, wakes its main loop at once, closes open
+  WebSocket connections (clients see close code 1012, "service restart"),
+  joins the thread and frees the port. Handlers that ignore the shutdown
+  are cancelled after ``timeout_graceful_shutdown`` seconds (default 2).
+  ``stop()`` on a stopped server does nothing.
+
+uvicorn stays quiet (log level "warning", no access log), so notebook cell
+output does not change from run to run. It runs on a plain asyncio loop of
+its own, which keeps working after ``nest_asyncio.apply()`` in the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import inspect
+import logging
+import socket
+import sys
+import threading
+from typing import Any
+
+import uvicorn
+
+__all__ = ["BackgroundServer", "StartupError", "running_servers", "stop_all"]
+
+_registry: dict[str, BackgroundServer] = {}
+_registry_lock = threading.Lock()
+
+
+class StartupError(RuntimeError):
+    """The server did not start; the message says why."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, told when it is up and woken at once to stop."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.ready.set()
+
+    async def main_loop(self) -> None:
+        # uvicorn polls should_exit every 0.1 s; wait on an event as well so
+        # that stop() does not pay for the poll.
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            try:
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+            except TimeoutError:
+                pass
+
+    def wake(self) -> None:
+        self.should_exit = True
+        if self.loop is not None and self._wake is not None:
+            try:
+                self.loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:  # the loop has already closed
+                pass
+
+
+class _ErrorLog(logging.Handler):
+    """Collect uvicorn's error messages so start() can report them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _default_name(app: Any, caller_globals: dict[str, Any] | None) -> str:
+    """Name an app after where it lives: ``module:variable``."""
+    if isinstance(app, str):
+        return app
+    if caller_globals is not None:
+        for var, value in list(caller_globals.items()):
+            if value is app and not var.startswith("_"):
+                return f"{caller_globals.get('__name__', '?')}:{var}"
+    for modname, module in list(sys.modules.items()):
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for var, value in list(namespace.items()):
+            if value is app and not var.startswith("_"):
+                return f"{modname}:{var}"
+    return f"<app at {id(app):#x}>"
+
+
+class BackgroundServer:
+    """An ASGI app served by uvicorn in a background thread.
+
+    ``uvicorn_options`` go to :class:`uvicorn.Config` (for example
+    ``ws="wsproto"`` or ``ws_per_message_deflate=False``).
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str | None = None,
+        startup_timeout: float = 10.0,
+        **uvicorn_options: Any,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.requested_port = port
+        caller = inspect.currentframe()
+        caller_globals = caller.f_back.f_globals if caller and caller.f_back else None
+        self.name = name or _default_name(app, caller_globals)
+        self.startup_timeout = startup_timeout
+        options = {
+            "log_level": "warning",
+            "access_log": False,
+            "lifespan": "auto",
+            "loop": "asyncio",
+            "timeout_graceful_shutdown": 2,
+        }
+        options.update(uvicorn_options)
+        self.uvicorn_options = options
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+    # -- addresses -----------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (the real one when asked for 0)."""
+        if self._port is None:
+            raise RuntimeError("the server has not been started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The server's base HTTP URL, such as ``http://127.0.0.1:8000``."""
+        return f"http://{self._url_host}:{self.port}"
+
+    def ws_url(self, path: str = "/") -> str:
+        """The full ``ws://`` URL of an endpoint path on this server."""
+        if not path.startswith("/"):
+            path = "/" + path
+        return f"ws://{self._url_host}:{self.port}{path}"
+
+    @property
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
+    def running(self) -> bool:
+        """True while the server thread is serving."""
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- life cycle ----------------------------------------------------
+
+    def start(self) -> BackgroundServer:
+        """Start serving and return ``self`` once connections are accepted."""
+        self.stop()
+        self._stop_others()
+        sock = self._bind()
+        try:
+            config = uvicorn.Config(self.app, **self.uvicorn_options)
+            errors = _ErrorLog()
+            uvicorn_logger = logging.getLogger("uvicorn.error")
+            uvicorn_logger.addHandler(errors)
+            try:
+                try:
+                    config.load()
+                except SystemExit:
+                    raise StartupError(self._why("could not load the app", errors)) from None
+                server = _Server(config)
+                failure: list[BaseException] = []
+                thread = threading.Thread(
+                    target=self._serve,
+                    args=(server, sock, failure),
+                    name=f"uvicorn {self.name}",
+                    daemon=True,
+                )
+                thread.start()
+                if not self._wait_ready(server, thread):
+                    server.wake()
+                    thread.join(5)
+                    if failure or not thread.is_alive():
+                        reason = "start-up failed"
+                    else:
+                        reason = f"not up within {self.startup_timeout} s"
+                    raise StartupError(self._why(reason, errors))
+            finally:
+                uvicorn_logger.removeHandler(errors)
+        except BaseException:
+            sock.close()
+            raise
+        self._server, self._thread = server, thread
+        self._port = sock.getsockname()[1]
+        with _registry_lock:
+            _registry[self.name] = self
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, join the thread and free the port."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.wake()
+        thread.join(self.uvicorn_options["timeout_graceful_shutdown"] + 5)
+        self._server = self._thread = None
+        with _registry_lock:
+            if _registry.get(self.name) is self:
+                del _registry[self.name]
+        if thread.is_alive():  # pragma: no cover - uvicorn ignored should_exit
+            raise RuntimeError(f"server {self.name!r} did not stop")
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self.running else "stopped"
+        return f"<BackgroundServer {self.name} {where}>"
+
+    # -- internals -----------------------------------------------------
+
+    def _stop_others(self) -> None:
+        with _registry_lock:
+            others = [
+                other
+                for other in _registry.values()
+                if other is not self
+                and (
+                    other.name == self.name
+                    or (self.requested_port and other._port == self.requested_port)
+                )
+            ]
+        for other in others:
+            other.stop()
+
+    def _bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            # Lets a restart on the same port reuse it while old connections
+            # linger in TIME_WAIT; a port still listening stays an error.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.requested_port))
+            sock.listen(self.uvicorn_options.get("backlog", 2048))
+        except BaseException:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        return sock
+
+    def _wait_ready(self, server: _Server, thread: threading.Thread) -> bool:
+        deadline = self.startup_timeout
+        step = 0.005
+        waited = 0.0
+        while thread.is_alive() and waited < deadline:
+            if server.ready.wait(step):
+                return True
+            waited += step
+            step = min(step * 2, 0.05)
+        return server.ready.is_set()
+
+    @staticmethod
+    def _serve(server: _Server, sock: socket.socket, failure: list[BaseException]) -> None:
+        # A loop of our own: asyncio.run() may be patched by nest_asyncio.
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(server.serve(sockets=[sock]))
+        except BaseException as exc:  # SystemExit from a failed start-up
+            failure.append(exc)
+        finally:
+            sock.close()
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    def _why(self, reason: str, errors: _ErrorLog) -> str:
+        message = f"server {self.name!r}: {reason}"
+        if errors.messages:
+            message += ": " + " | ".join(m.strip() for m in errors.messages)
+        return message
+
+
+def running_servers() -> list[BackgroundServer]:
+    """The servers this helper is running now."""
+    with _registry_lock:
+        return list(_registry.values())
+
+
+def stop_all() -> None:
+    """Stop every server this helper is running."""
+    for server in running_servers():
+        server.stop()
+
+
+atexit.register(stop_all)

@@ -1,0 +1,135 @@
+"""Feedback for the exercises' check cells.
+
+A check cell runs the learner's code and says in one line what happened::
+
+    with checking("send_and_receive", success="you sent text and read the reply"):
+        reply = send_and_receive(url, "hello")
+        expect("hello" in reply, f"the reply should contain 'hello', got {reply!r}")
+
+What happens in each outcome:
+
+* Everything passes: it prints ``✓ <success>``.
+* An ``expect`` fails: it raises :class:`CheckFailed` with the hint.
+* The learner's code raises: ``NotImplementedError`` (the exercise is not
+  done yet), ``TimeoutError`` (nothing arrived in time), a closed
+  connection (with its close code and reason) or any other exception
+  becomes a :class:`CheckFailed` that says so.
+
+In JupyterLab a ``CheckFailed`` shows as one line starting with ``✗``, not a
+traceback: IPython prints what ``_render_traceback_()`` returns.
+
+When the exercise is an endpoint, serve it with :func:`serving` inside
+``checking``: an exception in the learner's handler (``NotImplementedError``
+from the stub, a ``KeyError``...) then becomes the check's verdict, instead
+of a dropped connection and a traceback in the server log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from server.background import BackgroundServer
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict: what was wrong, and a hint."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"✗ {self}"]
+
+
+def expect(condition: object, hint: str) -> None:
+    """Raise :class:`CheckFailed` with ``hint`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(hint)
+
+
+def describe_close(exc: ConnectionClosed) -> str:
+    """Say how a connection closed: who closed it, the code and the reason."""
+    if exc.rcvd is not None:
+        reason = f" ({exc.rcvd.reason})" if exc.rcvd.reason else ""
+        return f"the server closed the connection with code {exc.rcvd.code}{reason}"
+    if exc.sent is not None:
+        return f"your code closed the connection with code {exc.sent.code}"
+    return "the connection dropped without a close frame (code 1006)"
+
+
+@contextmanager
+def checking(what: str, *, success: str) -> Iterator[None]:
+    """Run the learner's code for one check and turn failures into hints."""
+    try:
+        yield
+    except CheckFailed:
+        raise
+    except NotImplementedError as exc:
+        hint = f": {exc}" if str(exc) else ""
+        raise CheckFailed(f"{what} is not written yet{hint}") from None
+    except TimeoutError:
+        raise CheckFailed(
+            f"{what}: nothing arrived in time. Is your code waiting for a message "
+            "the server never sends, or did it forget to send one?"
+        ) from None
+    except ConnectionClosed as exc:
+        raise CheckFailed(f"{what}: {describe_close(exc)}") from None
+    except InvalidStatus as exc:
+        raise CheckFailed(
+            f"{what}: the server refused the handshake with HTTP {exc.response.status_code}; "
+            "check the URL's path"
+        ) from None
+    except ConnectionRefusedError:
+        raise CheckFailed(f"{what}: no server answers at that address; run the cell that starts it") from None
+    except Exception as exc:
+        raise CheckFailed(f"{what} raised {type(exc).__name__}: {exc}") from None
+    print(f"✓ {success}")
+
+
+@contextmanager
+def serving(app: Any, **options: Any) -> Iterator[BackgroundServer]:
+    """Serve a learner's app for the block; re-raise what its handler raised.
+
+    The first exception a WebSocket handler raises is kept (uvicorn neither
+    logs it nor sees it) and raised when the block ends, in place of what
+    the client saw meanwhile (a refused handshake, a closed connection, a
+    failed ``expect``), so that :func:`checking` reports the real cause.
+    ``options`` go to :class:`~server.background.BackgroundServer`.
+    """
+    raised: list[Exception] = []
+
+    async def recorded(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return await app(scope, receive, send)
+        closed = False
+
+        async def tracked_send(message: dict) -> None:
+            nonlocal closed
+            closed = closed or message["type"] in ("websocket.close", "websocket.http.response.start")
+            await send(message)
+
+        try:
+            await app(scope, receive, tracked_send)
+        except Exception as exc:
+            raised.append(exc)
+            if not closed:
+                # What a handler should do on an error: close with 1011
+                # (before accept() uvicorn turns this into HTTP 403).
+                try:
+                    await send({"type": "websocket.close", "code": 1011, "reason": ""})
+                except Exception:  # the client has already gone
+                    pass
+
+    options.setdefault("name", "server.checks:serving")
+    server = BackgroundServer(recorded, **options).start()
+    try:
+        yield server
+    except Exception:
+        if raised:
+            raise raised[0] from None
+        raise
+    finally:
+        server.stop()
+    if raised:
+        raise raised[0]

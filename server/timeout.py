@@ -1,0 +1,125 @@
+"""Lesson 04: a receive loop with a deadline and heartbeats, ``/ws/with-timeout``.
+
+The server waits at most ``idle_timeout`` seconds for each message. When the
+client stays silent that long, the server sends an application heartbeat
+and expects an answer::
+
+    server -> {"type": "heartbeat", "seq": 1}
+    client -> {"type": "heartbeat_ack", "seq": 1}
+
+What happens in each outcome:
+
+* Any message from the client is a sign of life: the count of missed
+  heartbeats goes back to zero.
+* ``{"type": "heartbeat_ack", "seq": n}`` for the last heartbeat needs no
+  reply; an ack with another ``seq`` gets an error reply ``unknown_seq``
+  (it still counts as a sign of life).
+* Any other text frame is echoed as ``{"type": "echo", "data": ...}``: the
+  parsed JSON value, or the text itself when it is not JSON. A binary frame
+  gets an error reply ``binary_frame``.
+* After ``max_missed`` heartbeats in a row go unanswered (that is, after
+  ``(max_missed + 1) * idle_timeout`` seconds of silence) the server closes
+  with code 4000 (:data:`HEARTBEAT_TIMEOUT`) and a reason saying so.
+* The client closes or vanishes: Starlette raises ``WebSocketDisconnect``
+  and the loop ends quietly. (The article catches
+  ``websockets.exceptions.ConnectionClosed``, which never reaches a
+  FastAPI app.)
+
+Two kinds of liveness check, on purpose:
+
+* **Protocol Ping/Pong** is part of WebSocket itself. uvicorn sends a Ping
+  every ``ws_ping_interval`` seconds (20 by default) and closes with 1011
+  when no Pong comes back within ``ws_ping_timeout`` (20). Clients answer
+  Pings automatically; application code never sees them. It tells whether
+  the *connection* is alive: a dead network, a crashed client machine.
+* **This heartbeat** is an application message. It tells whether the
+  *client program* still takes part: a browser tab asleep, a client stuck
+  in a loop that no longer reads its messages. It must be typed, expect a
+  reply and count misses; a bare ``"HEARTBEAT"`` text with no reply, as in
+  the article, detects nothing and mixes into the data stream.
+"""
+
+import asyncio
+import json
+import logging
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from server.errors import error_message
+from server.frames import receive_frame
+
+logger = logging.getLogger(__name__)
+
+#: Close code sent after ``max_missed`` unanswered heartbeats (4000-4999 are
+#: for applications to define).
+HEARTBEAT_TIMEOUT = 4000
+
+
+def create_app(*, idle_timeout: float = 10.0, max_missed: int = 3) -> FastAPI:
+    """Build the lesson's app.
+
+    ``idle_timeout`` is how long the server waits for a message before it
+    sends a heartbeat; ``max_missed`` how many unanswered heartbeats in a
+    row it tolerates before closing.
+    """
+    app = FastAPI(title="Lesson 04: receive timeouts and heartbeats")
+
+    @app.websocket("/ws/with-timeout")
+    async def with_timeout(websocket: WebSocket):
+        await websocket.accept()
+        seq = 0  # number of the last heartbeat sent
+        missed = 0  # heartbeats sent since the client last spoke
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(idle_timeout):
+                        frame = await receive_frame(websocket)
+                except TimeoutError:
+                    if missed == max_missed:
+                        reason = f"no reply to {max_missed} heartbeats"
+                        await websocket.close(HEARTBEAT_TIMEOUT, reason)
+                        return
+                    seq += 1
+                    missed += 1
+                    await websocket.send_json({"type": "heartbeat", "seq": seq})
+                    continue
+                missed = 0  # any message is a sign of life
+                reply = answer(frame, seq)
+                if reply is not None:
+                    await websocket.send_json(reply)
+        except WebSocketDisconnect as disconnect:
+            logger.info("client left (close code %s)", disconnect.code)
+
+    return app
+
+
+def answer(frame: str | bytes, last_seq: int) -> dict | None:
+    """The reply to one client message, or None when none is due."""
+    if isinstance(frame, bytes):
+        return error_message("binary_frame", "this endpoint takes text frames")
+    try:
+        data = json.loads(frame)
+    except json.JSONDecodeError:
+        data = frame
+    if isinstance(data, dict) and data.get("type") == "heartbeat_ack":
+        if data.get("seq") == last_seq and last_seq > 0:
+            return None
+        return error_message(
+            "unknown_seq",
+            f"heartbeat_ack for seq {data.get('seq')!r}, but the last heartbeat sent was {last_seq}",
+        )
+    return {"type": "echo", "data": data}
+
+
+app = create_app()
+
+
+def _knobs(parser) -> None:
+    parser.add_argument("--idle-timeout", type=float, default=10.0, help="seconds of silence before a heartbeat")
+    parser.add_argument("--max-missed", type=int, default=3, help="unanswered heartbeats before closing")
+
+
+if __name__ == "__main__":
+    from server.cli import main
+
+    main(__doc__, create_app, knobs=_knobs)
