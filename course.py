@@ -96,6 +96,11 @@ def lab(args: list[str]) -> None:
     install(None)
     say(f"starting JupyterLab at {FIRST_NOTEBOOK} (Ctrl+C to stop)")
     jupyter = [PYTHON, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}", FIRST_NOTEBOOK, *args]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in args:
+        # Containers and CI machines often run as root; JupyterLab refuses to
+        # without this flag.
+        say("running as root: passing --allow-root to JupyterLab")
+        jupyter.append("--allow-root")
     try:
         raise SystemExit(subprocess.call([str(part) for part in jupyter], cwd=ROOT))
     except KeyboardInterrupt:

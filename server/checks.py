@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from server.background import BackgroundServer
@@ -126,10 +127,21 @@ def serving(app: Any, **options: Any) -> Iterator[BackgroundServer]:
     try:
         yield server
     except Exception:
+        server.stop()  # joins the server: every handler has ended by now
         if raised:
-            raise raised[0] from None
+            raise _verdict(raised[0]) from None
         raise
     finally:
         server.stop()
     if raised:
-        raise raised[0]
+        raise _verdict(raised[0]) from None
+
+
+def _verdict(exc: Exception) -> Exception:
+    """What to report for an exception a learner's handler raised."""
+    if isinstance(exc, WebSocketDisconnect):
+        return CheckFailed(
+            f"when the client closed (code {exc.code}), the handler let WebSocketDisconnect "
+            "escape: catch it, so that a client's close ends the loop quietly"
+        )
+    return exc

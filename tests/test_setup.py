@@ -2,6 +2,7 @@
 
 import os
 import re
+from contextlib import contextmanager
 import socket
 import subprocess
 import sys
@@ -54,6 +55,18 @@ def wait_for_port(port: int, process: subprocess.Popen, deadline: float = 60) ->
     raise AssertionError(f"nothing listening on port {port} after {deadline} s")
 
 
+@contextmanager
+def running(*args: str, port: int, deadline: float = 60, env: dict | None = None):
+    """Run a command in the background until the block ends; yield once port answers."""
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        wait_for_port(port, process, deadline)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 @pytest.mark.parametrize(
     ("module", "path", "message", "expected"),
     [
@@ -66,38 +79,19 @@ def wait_for_port(port: int, process: subprocess.Popen, deadline: float = 60) ->
 def test_lesson_module_runs_from_the_command_line(module, path, message, expected):
     """python -m server.<lesson> --port N serves the lesson on 127.0.0.1."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, "--port", str(port), "--log-level", "warning"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_port(port, process)
+    with running(sys.executable, "-m", module, "--port", str(port), "--log-level", "warning", port=port):
         with connect(f"ws://127.0.0.1:{port}{path}") as websocket:
             websocket.send(message)
             assert expected in websocket.recv(timeout=5)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_timeout_module_takes_its_knobs_from_the_command_line():
     """--idle-timeout and --max-missed reach the timeout lesson's app."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server.timeout", "--port", str(port), "--idle-timeout", "0.1", "--max-missed", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_port(port, process)
+    knobs = ["--idle-timeout", "0.1", "--max-missed", "1"]
+    with running(sys.executable, "-m", "server.timeout", "--port", str(port), *knobs, port=port):
         with connect(f"ws://127.0.0.1:{port}/ws/with-timeout") as websocket:
             assert websocket.recv(timeout=5) == '{"type":"heartbeat","seq":1}'
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_lab_command_serves_jupyterlab_with_the_first_lesson():
@@ -105,23 +99,9 @@ def test_lab_command_serves_jupyterlab_with_the_first_lesson():
     port = free_port()
     token = "course-test-token"
     env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "course.py"),
-            "lab",
-            "--no-browser",
-            f"--port={port}",
-            "--ServerApp.ip=127.0.0.1",
-            f"--IdentityProvider.token={token}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        wait_for_port(port, process, deadline=120)
+    command = [sys.executable, str(ROOT / "course.py"), "lab", "--no-browser", f"--port={port}"]
+    options = ["--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}"]
+    with running(*command, *options, port=port, deadline=120, env=env):
         headers = {"Authorization": f"token {token}"}
         lab = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/lab", headers=headers), timeout=30)
         assert lab.status == 200
@@ -133,6 +113,3 @@ def test_lab_command_serves_jupyterlab_with_the_first_lesson():
             timeout=30,
         )
         assert notebook.status == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

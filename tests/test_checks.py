@@ -1,0 +1,103 @@
+"""server.checks: the verdicts of the exercises' check cells."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from server.checks import CheckFailed, checking, expect, serving
+
+
+def echo_app(handler) -> FastAPI:
+    app = FastAPI()
+    app.websocket("/ws/echo")(handler)
+    return app
+
+
+def test_checking_prints_the_success_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A check whose expectations hold prints ✓ and the success message."""
+    with checking("f()", success="f works"):
+        expect(True, "never shown")
+    assert capsys.readouterr().out == "✓ f works\n"
+
+
+def test_a_stub_is_reported_as_not_written_yet() -> None:
+    """NotImplementedError from a stub becomes "... is not written yet: <hint>"."""
+    with pytest.raises(CheckFailed, match=r"^f\(\) is not written yet: send it$"):
+        with checking("f()", success="f works"):
+            raise NotImplementedError("send it")
+
+
+def test_a_failed_expectation_is_its_hint() -> None:
+    """A failed expect() raises CheckFailed with the hint alone."""
+    with pytest.raises(CheckFailed, match="^expected 2, got 3$"):
+        with checking("f()", success="f works"):
+            expect(1 + 2 == 2, "expected 2, got 3")
+
+
+def test_serving_a_correct_app_reports_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    """An app that behaves lets the check pass, and uvicorn prints nothing."""
+
+    async def echo(websocket: WebSocket):
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        except WebSocketDisconnect:
+            pass
+
+    with checking("echo", success="echoed"), serving(echo_app(echo)) as server:
+        with connect(server.ws_url("/ws/echo")) as websocket:
+            websocket.send("hi")
+            expect(websocket.recv(timeout=5) == "hi", "no echo")
+    assert capsys.readouterr() == ("✓ echoed\n", "")
+
+
+def test_a_stub_endpoint_is_reported_as_not_written_yet(capsys: pytest.CaptureFixture[str]) -> None:
+    """A handler that raises NotImplementedError gives the stub's verdict, not a refused handshake."""
+
+    async def stub(websocket: WebSocket):
+        raise NotImplementedError("accept, then loop")
+
+    with pytest.raises(CheckFailed, match=r"^your endpoint is not written yet: accept, then loop$"):
+        with checking("your endpoint", success="never"), serving(echo_app(stub)) as server:
+            with connect(server.ws_url("/ws/echo")) as websocket:
+                websocket.recv(timeout=5)
+    assert capsys.readouterr().err == ""
+
+
+def test_an_error_after_accept_closes_with_1011_and_is_the_verdict() -> None:
+    """The client sees close code 1011; the check reports the handler's exception."""
+    seen = []
+
+    async def broken(websocket: WebSocket):
+        await websocket.accept()
+        await websocket.receive_text()  # KeyError: 'text' on a binary frame
+
+    with pytest.raises(CheckFailed, match=r"^your endpoint raised KeyError: 'text'$"):
+        with checking("your endpoint", success="never"), serving(echo_app(broken)) as server:
+            with connect(server.ws_url("/ws/echo")) as websocket:
+                websocket.send(b"\x00")
+                try:
+                    websocket.recv(timeout=5)
+                except ConnectionClosed as closed:
+                    seen.append(closed.rcvd.code)
+                    raise
+    assert seen == [1011]
+
+
+def test_an_escaping_disconnect_says_to_catch_it() -> None:
+    """A handler that lets WebSocketDisconnect escape on a client's close fails the check with that advice."""
+
+    async def careless(websocket: WebSocket):
+        await websocket.accept()
+        while True:
+            await websocket.send_text(await websocket.receive_text())
+
+    with pytest.raises(CheckFailed, match=r"client closed \(code 1000\).*catch it"):
+        with checking("your endpoint", success="never"), serving(echo_app(careless)) as server:
+            with connect(server.ws_url("/ws/echo")) as websocket:
+                websocket.send("hi")
+                expect(websocket.recv(timeout=5) == "hi", "no echo")

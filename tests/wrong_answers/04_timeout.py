@@ -1,0 +1,46 @@
+"""Plausible wrong answers for the lesson 04 exercises (solutions/04_timeout.ipynb).
+
+Each one replaces the exercise's solution block; the exercise's check cell
+must then fail with CheckFailed while the other exercises' checks pass.
+"""
+
+WRONG_ANSWERS: dict[str, str] = {
+    # Counts its own acks from 0 instead of echoing the heartbeat's seq.
+    "answer_heartbeats": '''
+seqs = []
+for count in range(n):
+    heartbeat = json.loads(websocket.recv(timeout=5))
+    seqs.append(heartbeat["seq"])
+    websocket.send(json.dumps({"type": "heartbeat_ack", "seq": count}))
+return seqs
+''',
+    # Iterating ends quietly only on 1000/1001: the 4000 close raises.
+    "wait_for_close": '''
+heartbeats = 0
+for message in websocket:
+    heartbeats += 1
+return heartbeats, websocket.close_code, websocket.close_reason
+''',
+    # Treats a closed connection like a quiet one.
+    "next_event": '''
+try:
+    return "message", websocket.recv(timeout=timeout)
+except (TimeoutError, ConnectionClosed):
+    return "timeout", None
+''',
+    # Closes on time, but with the default code 1000: nothing tells the
+    # client why.
+    "quiet_endpoint": '''
+try:
+    while True:
+        try:
+            async with asyncio.timeout(IDLE_LIMIT):
+                text = await websocket.receive_text()
+        except TimeoutError:
+            await websocket.close(reason="idle timeout")
+            return
+        await websocket.send_text(text)
+except WebSocketDisconnect:
+    pass
+''',
+}
