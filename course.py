@@ -9,6 +9,7 @@ by git) and install the course into it with pip the first time, and again
 whenever ``pyproject.toml`` changes. Other commands:
 
     python3 course.py exercises   regenerate exercises/ from solutions/
+    python3 course.py solutions   re-execute solutions/, then regenerate exercises/
     python3 course.py bench       run the benchmarks (see benchmarks/README.md)
 
 Options after the command go to the tool it runs: ``python3 course.py lab
@@ -126,12 +127,18 @@ def exercises(args: list[str]) -> None:
     run([PYTHON, "scripts/make_exercises.py", *args])
 
 
+def solutions(args: list[str]) -> None:
+    install("test")
+    run([PYTHON, "scripts/run_solutions.py", *args])
+    run([PYTHON, "scripts/make_exercises.py", *args])
+
+
 def bench(args: list[str]) -> None:
     install("test")
     run([PYTHON, "-m", "benchmarks", *args])
 
 
-COMMANDS = {"lab": lab, "test": test, "exercises": exercises, "bench": bench}
+COMMANDS = {"lab": lab, "test": test, "exercises": exercises, "solutions": solutions, "bench": bench}
 
 
 def main(argv: list[str]) -> None:

@@ -36,8 +36,9 @@ What happens in each outcome:
   are cancelled after ``timeout_graceful_shutdown`` seconds (default 2).
   ``stop()`` on a stopped server does nothing.
 
-uvicorn stays quiet (log level "warning", no access log), so notebook cell
-output does not change from run to run. It runs on a plain asyncio loop of
+uvicorn stays quiet (log level "warning", no access log, and its logging
+set-up left alone), so notebook cell output does not change from run to run;
+errors, such as an exception in a handler, still show. It runs on a plain asyncio loop of
 its own, which keeps working after ``nest_asyncio.apply()`` in the kernel.
 """
 
@@ -154,6 +155,10 @@ class BackgroundServer:
         self.name = name or _default_name(app, caller_globals)
         self.startup_timeout = startup_timeout
         options = {
+            # Leave the process's logging set-up alone (no dictConfig on every
+            # start, so handlers a notebook adds stay): errors still reach the
+            # root logger, and from there the cell's stderr.
+            "log_config": None,
             "log_level": "warning",
             "access_log": False,
             "lifespan": "auto",

@@ -1,0 +1,1 @@
+"""Benchmarks of the course servers; see README.md."""

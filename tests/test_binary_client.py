@@ -1,0 +1,374 @@
+"""Lesson 02's client functions and command line, against the real server."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from server import binary
+
+MiB = 2**20
+PATH = "/ws/file-transfer"
+
+
+def recording(app: Any, log: list[dict[str, Any]]) -> Any:
+    """Wrap an ASGI app to note every JSON text frame it receives."""
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        async def receive_and_note() -> Any:
+            message = await receive()
+            if message.get("text") is not None:
+                log.append(json.loads(message["text"]))
+            return message
+
+        await app(scope, receive_and_note, send)
+
+    return asgi
+
+
+class CuttingProxy:
+    """A TCP proxy that cuts its first connection after ``limit`` bytes.
+
+    The cut is what a lost network looks like: the receiving side gets the
+    bytes sent so far and then the end of the stream, the sending side sees
+    its connection end; neither gets a close frame. ``forwarded`` counts
+    the bytes forwarded upstream (client to server) or downstream, per
+    connection.
+    """
+
+    def __init__(self, port: int, limit: int, *, upstream: bool) -> None:
+        self.target, self.limit, self.upstream = port, limit, upstream
+        self.forwarded: list[int] = []
+        self.sockets: list[socket.socket] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}{PATH}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            self.sockets += [client, server]
+            index = len(self.forwarded)
+            self.forwarded.append(0)
+            watched = (client, server) if self.upstream else (server, client)
+            for src, dst in ((client, server), (server, client)):
+                counted = (src, dst) == watched
+                limit = self.limit if counted and index == 0 else None
+                args = (src, dst, index if counted else None, limit)
+                threading.Thread(target=self._pump, args=args, daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, index: int | None, limit: int | None) -> None:
+        forward = True
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            if index is not None:
+                if limit is not None and self.forwarded[index] + len(data) >= limit:
+                    with contextlib.suppress(OSError):
+                        dst.sendall(data[: limit - self.forwarded[index]])
+                    self.forwarded[index] = limit
+                    with contextlib.suppress(OSError):
+                        dst.shutdown(socket.SHUT_WR)  # the receiver reads it all, then the end
+                        src.shutdown(socket.SHUT_RDWR)  # the sender's connection ends
+                    return
+                self.forwarded[index] += len(data)
+            if forward:
+                try:
+                    dst.sendall(data)
+                except OSError:  # that side is cut: go on reading, so no reset is sent back
+                    forward = False
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+        for sock in self.sockets:
+            sock.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def log() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture
+def server(serve: Any, store: Path, log: list[dict[str, Any]]) -> Any:
+    app = recording(binary.create_app(storage_dir=store), log)
+    return serve(app, **binary.UVICORN_OPTIONS)
+
+
+@pytest.fixture
+def url(server: Any) -> str:
+    return server.ws_url(PATH)
+
+
+@pytest.fixture
+def proxies() -> Iterator[list[CuttingProxy]]:
+    made: list[CuttingProxy] = []
+    yield made
+    for proxy in made:
+        proxy.close()
+
+
+def make_file(path: Path, size: int) -> bytes:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return data
+
+
+def requests(log: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [message for message in log if message.get("type") == kind]
+
+
+# -- upload and download -------------------------------------------------------------
+
+
+def test_upload_returns_done_and_stores_the_file(url: str, store: Path, tmp_path: Path) -> None:
+    """upload() sends a file and returns the server's done message."""
+    data = make_file(tmp_path / "photo.jpg", 3 * MiB + 7)
+    done = binary.upload(url, tmp_path / "photo.jpg", progress=False)
+    assert done == {
+        "type": "done",
+        "name": "photo.jpg",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    assert (store / "photo.jpg").read_bytes() == data
+
+
+def test_upload_under_another_name(url: str, store: Path, tmp_path: Path) -> None:
+    """upload(name=...) stores the file under that name."""
+    data = make_file(tmp_path / "local.txt", 10)
+    assert binary.upload(url, tmp_path / "local.txt", name="remote.txt", progress=False)["name"] == "remote.txt"
+    assert (store / "remote.txt").read_bytes() == data
+
+
+def test_download_writes_the_file_atomically(url: str, tmp_path: Path) -> None:
+    """download() saves the verified file and leaves no partial behind."""
+    data = make_file(tmp_path / "a.bin", 2 * MiB + 3)
+    binary.upload(url, tmp_path / "a.bin", progress=False)
+    dest = binary.download(url, "a.bin", tmp_path / "copy.bin", progress=False)
+    assert dest == tmp_path / "copy.bin"
+    assert dest.read_bytes() == data
+    assert not (tmp_path / "copy.bin.partial").exists()
+
+
+def test_download_into_a_folder_uses_the_name(url: str, tmp_path: Path) -> None:
+    """download() into a folder saves the file under its name there."""
+    make_file(tmp_path / "a.bin", 100)
+    binary.upload(url, tmp_path / "a.bin", progress=False)
+    (tmp_path / "downloads").mkdir()
+    dest = binary.download(url, "a.bin", tmp_path / "downloads", progress=False)
+    assert dest == tmp_path / "downloads" / "a.bin"
+
+
+def test_download_resumes_from_a_partial_file(url: str, tmp_path: Path, log: list[dict[str, Any]]) -> None:
+    """download() asks only for the bytes its partial file lacks."""
+    data = make_file(tmp_path / "a.bin", 3 * MiB)
+    binary.upload(url, tmp_path / "a.bin", progress=False)
+    (tmp_path / "copy.bin.partial").write_bytes(data[:MiB])
+    dest = binary.download(url, "a.bin", tmp_path / "copy.bin", progress=False)
+    assert dest.read_bytes() == data
+    assert [r["offset"] for r in requests(log, "download")] == [MiB]
+
+
+@pytest.mark.parametrize("stale", [b"x" * 1000, b"x" * (5 * MiB)], ids=["other-data", "too-long"])
+def test_download_starts_over_when_the_partial_holds_other_data(
+    url: str, tmp_path: Path, log: list[dict[str, Any]], stale: bytes
+) -> None:
+    """A partial file that does not belong to the file is dropped; the download starts over."""
+    data = make_file(tmp_path / "a.bin", MiB)
+    binary.upload(url, tmp_path / "a.bin", progress=False)
+    (tmp_path / "copy.bin.partial").write_bytes(stale)
+    assert binary.download(url, "a.bin", tmp_path / "copy.bin", progress=False).read_bytes() == data
+    assert [r["offset"] for r in requests(log, "download")] == [len(stale), 0]
+
+
+def test_list_files_gives_the_stored_files(url: str, tmp_path: Path) -> None:
+    """list_files() returns name, size and sha256 of each stored file."""
+    data = make_file(tmp_path / "a.bin", 5)
+    binary.upload(url, tmp_path / "a.bin", progress=False)
+    assert binary.list_files(url) == [{"name": "a.bin", "size": 5, "sha256": hashlib.sha256(data).hexdigest()}]
+
+
+# -- resuming after a dropped connection -----------------------------------------------
+
+
+def test_upload_resumes_after_a_dropped_connection(
+    server: Any, store: Path, tmp_path: Path, log: list[dict[str, Any]], proxies: list[CuttingProxy]
+) -> None:
+    """upload() reconnects after a cut and sends only what the server lacks."""
+    data = make_file(tmp_path / "a.bin", 4 * MiB)
+    proxy = CuttingProxy(server.port, 2 * MiB + MiB // 2, upstream=True)
+    proxies.append(proxy)
+    done = binary.upload(proxy.url, tmp_path / "a.bin", progress=False)
+    assert done["sha256"] == hashlib.sha256(data).hexdigest()
+    assert (store / "a.bin").read_bytes() == data
+    assert len(requests(log, "upload")) == 2
+    assert len(proxy.forwarded) == 2 and proxy.forwarded[1] < len(data) - MiB
+
+
+def test_download_resumes_after_a_dropped_connection(
+    server: Any, tmp_path: Path, log: list[dict[str, Any]], proxies: list[CuttingProxy]
+) -> None:
+    """download() reconnects after a cut and asks for the rest only."""
+    data = make_file(tmp_path / "a.bin", 4 * MiB)
+    binary.upload(server.ws_url(PATH), tmp_path / "a.bin", progress=False)
+    proxy = CuttingProxy(server.port, 2 * MiB + MiB // 2, upstream=False)
+    proxies.append(proxy)
+    dest = binary.download(proxy.url, "a.bin", tmp_path / "copy.bin", progress=False)
+    assert dest.read_bytes() == data
+    offsets = [r["offset"] for r in requests(log, "download")]
+    assert offsets[0] == 0 and offsets[1] > 0 and len(offsets) == 2
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def test_error_reply_raises_transfer_error_without_retrying(
+    serve: Any, store: Path, tmp_path: Path, log: list[dict[str, Any]]
+) -> None:
+    """An error reply raises TransferError with its code, and is not retried."""
+    server = serve(recording(binary.create_app(storage_dir=store, max_file_size=10), log))
+    make_file(tmp_path / "a.bin", 11)
+    with pytest.raises(binary.TransferError) as error:
+        binary.upload(server.ws_url(PATH), tmp_path / "a.bin", progress=False)
+    assert error.value.code == "too_large" and error.value.detail
+    assert len(requests(log, "upload")) == 1
+
+
+def test_missing_file_download_raises_not_found(url: str, tmp_path: Path) -> None:
+    """download() of a name the server lacks raises TransferError not_found."""
+    with pytest.raises(binary.TransferError) as error:
+        binary.download(url, "missing.bin", tmp_path / "x", progress=False)
+    assert error.value.code == "not_found"
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
+
+
+def test_unreachable_server_raises_after_the_retries(tmp_path: Path) -> None:
+    """With no server, upload() tries 1 + retries times, then raises connection_lost."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        port = sock.getsockname()[1]  # a port nobody listens on once closed
+    make_file(tmp_path / "a.bin", 1)
+    with pytest.raises(binary.TransferError) as error:
+        binary.upload(f"ws://127.0.0.1:{port}{PATH}", tmp_path / "a.bin", progress=False, retries=1)
+    assert error.value.code == "connection_lost"
+    assert "2 attempts" in error.value.detail
+
+
+# -- command line --------------------------------------------------------------------------
+
+
+def test_command_line_uploads_lists_and_downloads(url: str, tmp_path: Path, capsys: Any) -> None:
+    """python -m server.binary upload / list / download work end to end."""
+    data = make_file(tmp_path / "notes.txt", 1234)
+    binary.main(["upload", str(tmp_path / "notes.txt"), "--url", url, "--no-progress"])
+    assert json.loads(capsys.readouterr().out)["type"] == "done"
+    binary.main(["list", "--url", url])
+    assert "notes.txt" in capsys.readouterr().out
+    binary.main(["download", "notes.txt", str(tmp_path / "copy.txt"), "--url", url, "--no-progress"])
+    assert (tmp_path / "copy.txt").read_bytes() == data
+
+
+def test_command_line_reports_errors_as_exit_messages(url: str, tmp_path: Path) -> None:
+    """A failed transfer exits with the error code, not a traceback."""
+    with pytest.raises(SystemExit) as exit:
+        binary.main(["download", "missing.bin", str(tmp_path / "x"), "--url", url, "--no-progress"])
+    assert "not_found" in str(exit.value.code)
+
+
+@pytest.mark.parametrize("argv", [[], ["serve"], ["--port", "9001"], ["serve", "--port", "9001"]])
+def test_command_line_serves_without_compression(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str]
+) -> None:
+    """serve (also the default) passes UVICORN_OPTIONS and the common flags to uvicorn."""
+    calls: list[Any] = []
+    monkeypatch.setattr(binary.cli, "serve", lambda app, args, **options: calls.append((app, args, options)))
+    binary.main([*argv, "--storage-dir", str(tmp_path / "files")])
+    (app, args, options), = calls
+    assert options["ws_per_message_deflate"] is False
+    assert args.host == "127.0.0.1" and args.port == (9001 if "--port" in argv else 8000)
+    assert app.state.storage.root == (tmp_path / "files").resolve()
+
+
+# -- a large transfer ---------------------------------------------------------------------------
+
+
+class PeakRSS:
+    """Sample this process's RSS every 5 ms; ``growth`` is peak minus start."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.start = self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
+
+
+@pytest.mark.slow
+def test_256_mib_round_trip_keeps_memory_flat(url: str, store: Path, tmp_path: Path) -> None:
+    """A 256 MiB upload and download stream: memory grows by less than 32 MiB."""
+    source, hasher, block = tmp_path / "big.bin", hashlib.sha256(), os.urandom(MiB)
+    with open(source, "wb") as file:
+        for i in range(256):
+            chunk = i.to_bytes(8, "little") + block[8:]
+            hasher.update(chunk)
+            file.write(chunk)
+    try:
+        with PeakRSS() as rss:
+            done = binary.upload(url, source, progress=False)
+            copy = binary.download(url, "big.bin", tmp_path / "copy.bin", progress=False)
+        assert done["size"] == 256 * MiB and done["sha256"] == hasher.hexdigest()
+        with open(copy, "rb") as file:
+            assert hashlib.file_digest(file, "sha256").hexdigest() == hasher.hexdigest()
+        assert rss.growth < 32 * MiB, f"RSS grew by {rss.growth / MiB:.1f} MiB"
+    finally:  # pytest keeps temporary folders: do not leave 768 MiB behind
+        for path in (source, store / "big.bin", tmp_path / "copy.bin"):
+            path.unlink(missing_ok=True)
+
+
+def test_progress_bars_show_on_stderr(url: str, tmp_path: Path, capsys: Any) -> None:
+    """With progress=True, upload and download draw tqdm bars."""
+    make_file(tmp_path / "a.bin", 2 * MiB)
+    binary.upload(url, tmp_path / "a.bin")
+    binary.download(url, "a.bin", tmp_path / "copy.bin")
+    err = capsys.readouterr().err
+    assert "upload a.bin" in err and "download a.bin" in err and "2.00M/2.00M" in err
