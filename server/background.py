@@ -24,8 +24,11 @@ What happens in each outcome:
   :class:`StartupError` too. Nothing is left running after a failure.
 * Each server has a ``name``: by default where the app lives, such as
   ``"server.text:app"`` or ``"__main__:app"`` for an app defined in a
-  notebook cell. Starting a server first stops any server this helper is
-  still running under the same name or on the same port. Re-running the
+  notebook cell, or, for an app built inline
+  (``BackgroundServer(create_app(...))``), the notebook cell that starts it
+  (its first, second... server), or the file and line.
+  Starting a server first stops any server this helper is still running
+  under the same name or on the same port. Re-running the
   notebook cell that starts a lesson server therefore replaces the old
   server: no leaked thread, no "address already in use", and never the old
   code answering after the cell was changed. Pass ``name=`` to run the same
@@ -51,6 +54,7 @@ import logging
 import socket
 import sys
 import threading
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -112,14 +116,14 @@ class _ErrorLog(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _default_name(app: Any, caller_globals: dict[str, Any] | None) -> str:
-    """Name an app after where it lives: ``module:variable``."""
+def _default_name(app: Any, caller: FrameType | None) -> str:
+    """Name an app after where it lives (``module:variable``), else after the code that starts it."""
     if isinstance(app, str):
         return app
-    if caller_globals is not None:
-        for var, value in list(caller_globals.items()):
+    if caller is not None:
+        for var, value in list(caller.f_globals.items()):
             if value is app and not var.startswith("_"):
-                return f"{caller_globals.get('__name__', '?')}:{var}"
+                return f"{caller.f_globals.get('__name__', '?')}:{var}"
     for modname, module in list(sys.modules.items()):
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
@@ -127,7 +131,38 @@ def _default_name(app: Any, caller_globals: dict[str, Any] | None) -> str:
         for var, value in list(namespace.items()):
             if value is app and not var.startswith("_"):
                 return f"{modname}:{var}"
-    return f"<app at {id(app):#x}>"
+    if caller is None:
+        return f"<app at {id(app):#x}>"
+    # An app built inline, as in BackgroundServer(create_app(...)): name it
+    # after the code that starts it. In a notebook cell that is the cell's
+    # id (JupyterLab sends it; it stays the same when the cell is edited)
+    # and the how-manieth server this run of the cell starts; in a file,
+    # the file and line.
+    cell = _notebook_cell()
+    if cell is not None:
+        cell_id, run = cell
+        last_run, count = _cell_servers.get(cell_id, (None, 0))
+        count = count + 1 if last_run == run else 1
+        _cell_servers[cell_id] = (run, count)
+        return f"<cell {cell_id}, server {count}>"
+    return f"<{caller.f_code.co_filename}:{caller.f_lineno}>"
+
+
+# For each notebook cell: the run (request id) that last named a server, and
+# how many servers that run has named.
+_cell_servers: dict[str, tuple[str, int]] = {}
+
+
+def _notebook_cell() -> tuple[str, str] | None:
+    """The id of the notebook cell running now and of this run, when the front end sends them."""
+    if "IPython" not in sys.modules:
+        return None
+    try:
+        parent = sys.modules["IPython"].get_ipython().kernel.get_parent()
+        cell_id = parent["metadata"].get("cellId")
+        return (cell_id, parent["header"]["msg_id"]) if cell_id else None
+    except Exception:  # not in a kernel, or a front end that sends no cell id
+        return None
 
 
 class BackgroundServer:
@@ -150,9 +185,8 @@ class BackgroundServer:
         self.app = app
         self.host = host
         self.requested_port = port
-        caller = inspect.currentframe()
-        caller_globals = caller.f_back.f_globals if caller and caller.f_back else None
-        self.name = name or _default_name(app, caller_globals)
+        here = inspect.currentframe()
+        self.name = name or _default_name(app, here.f_back if here else None)
         self.startup_timeout = startup_timeout
         options = {
             # Leave the process's logging set-up alone (no dictConfig on every

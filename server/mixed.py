@@ -13,9 +13,12 @@ What happens in each outcome:
 * A binary frame gets a binary reply: ``b"bytes:"`` followed by the bytes.
 * ``"websocket.disconnect"`` ends the loop. Calling ``receive()`` after it
   would raise a ``RuntimeError``.
+* A client that sends and closes at once may be gone before its reply is
+  sent: the send raises ``WebSocketDisconnect``, which ends the handler
+  quietly too.
 """
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 
 def create_app() -> FastAPI:
@@ -25,14 +28,18 @@ def create_app() -> FastAPI:
     @app.websocket("/ws/mixed")
     async def mixed(websocket: WebSocket):
         await websocket.accept()
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            if message.get("text") is not None:
-                await websocket.send_text("text:" + message["text"])
-            else:
-                await websocket.send_bytes(b"bytes:" + message["bytes"])
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("text") is not None:
+                    await websocket.send_text("text:" + message["text"])
+                else:
+                    await websocket.send_bytes(b"bytes:" + message["bytes"])
+        except WebSocketDisconnect:
+            # A send to a client that has just closed raises this.
+            pass
 
     return app
 

@@ -98,8 +98,8 @@ def answer(frame: str | bytes, last_seq: int) -> dict | None:
     if isinstance(frame, bytes):
         return error_message("binary_frame", "this endpoint takes text frames")
     try:
-        data = json.loads(frame)
-    except json.JSONDecodeError:
+        data = json.loads(frame, parse_constant=_refuse)
+    except (ValueError, RecursionError):  # not JSON (NaN is not JSON either), or nested too deep
         data = frame
     if isinstance(data, dict) and data.get("type") == "heartbeat_ack":
         if data.get("seq") == last_seq and last_seq > 0:
@@ -109,6 +109,10 @@ def answer(frame: str | bytes, last_seq: int) -> dict | None:
             f"heartbeat_ack for seq {data.get('seq')!r}, but the last heartbeat sent was {last_seq}",
         )
     return {"type": "echo", "data": data}
+
+
+def _refuse(constant: str) -> float:
+    raise ValueError(f"{constant} is not JSON")
 
 
 app = create_app()

@@ -134,6 +134,45 @@ def test_rerunning_a_notebook_cell_replaces_the_server():
         second.stop()
 
 
+def test_rerunning_a_cell_that_builds_the_app_inline_replaces_the_server():
+    """BackgroundServer(make_app(...)) run twice from the same line leaves only the new server."""
+    cell = compile(
+        "server = BackgroundServer(make_echo_app(PREFIX)).start()\n",
+        "<notebook cell 7>",
+        "exec",
+    )
+    namespace = {"BackgroundServer": BackgroundServer, "make_echo_app": make_echo_app, "PREFIX": "first:"}
+    exec(cell, namespace)
+    first = namespace["server"]
+    assert first.name == "<<notebook cell 7>:1>"
+    namespace["PREFIX"] = "second:"
+    exec(cell, namespace)
+    second = namespace["server"]
+    try:
+        assert not first.running
+        assert ask(second) == "second:ping"
+    finally:
+        second.stop()
+
+
+def test_two_inline_apps_started_on_different_lines_run_side_by_side():
+    """Inline apps started from different lines of one cell do not replace each other."""
+    cell = compile(
+        "a = BackgroundServer(make_echo_app('a:')).start()\nb = BackgroundServer(make_echo_app('b:')).start()\n",
+        "<notebook cell 8>",
+        "exec",
+    )
+    namespace = {"BackgroundServer": BackgroundServer, "make_echo_app": make_echo_app}
+    exec(cell, namespace)
+    a, b = namespace["a"], namespace["b"]
+    try:
+        assert a.running and b.running
+        assert (ask(a), ask(b)) == ("a:ping", "b:ping")
+    finally:
+        a.stop()
+        b.stop()
+
+
 def test_starting_the_same_server_object_again_restarts_it():
     """start() on a running server stops it and starts it again."""
     server = BackgroundServer(make_echo_app(""), name="again").start()
@@ -246,3 +285,34 @@ def test_start_works_after_nest_asyncio_apply():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["Server received: nested"] * 2
+
+
+def test_edited_jupyterlab_cell_replaces_its_inline_server():
+    """In a kernel, an edited cell re-run from JupyterLab (same cellId) replaces its inline server."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+
+        def run_cell(code: str) -> str:
+            # Send the request as JupyterLab does, with the cell's id in the metadata.
+            content = {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False}
+            message = client.session.msg("execute_request", content, metadata={"cellId": "cell-42"})
+            client.shell_channel.send(message)
+            reply = client.get_shell_msg(timeout=30)
+            assert reply["content"]["status"] == "ok", reply["content"]
+
+        run_cell("from server.background import BackgroundServer, running_servers\nfrom server import timeout")
+        run_cell("server = BackgroundServer(timeout.create_app(idle_timeout=5)).start()")
+        run_cell("first = server\n\nserver = BackgroundServer(timeout.create_app(idle_timeout=9)).start()")
+        client.execute(
+            "assert not first.running, first\n"
+            "assert [s.name for s in running_servers()] == ['<cell cell-42, server 1>'], running_servers()\n"
+            "assert server.running\n"
+            "server.stop()"
+        )
+        reply = client.get_shell_msg(timeout=30)
+        assert reply["content"]["status"] == "ok", reply["content"].get("evalue")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

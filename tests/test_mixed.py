@@ -59,6 +59,18 @@ def test_disconnect_ends_the_loop_without_error(serve, caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+def test_client_that_closes_before_its_reply_is_not_an_error(serve, caplog, ws_impl):
+    """Clients that send and close at once end the handler quietly, even when the reply finds them gone."""
+    caplog.set_level(logging.INFO)
+    server = serve(mixed.create_app(), ws=ws_impl)
+    for _ in range(20):
+        with connect(server.ws_url("/ws/mixed")) as websocket:
+            websocket.send("x")
+            websocket.send(b"y")
+    server.stop()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 def test_articles_message_types_match_nothing(serve):
     """The article's "websocket.receive.text" check never matches: nothing is answered."""
     seen = []

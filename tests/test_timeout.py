@@ -1,7 +1,9 @@
 """Lesson 04: receive deadlines and application heartbeats on /ws/with-timeout.
 
-The timeouts are a fraction of a second so the tests run fast; they check
-the order and count of messages, never how long anything took.
+Heartbeat tests use timeouts of a fraction of a second so they run fast;
+they check the order and count of messages, never how long anything took,
+and tolerate a client that stalls for a second on a busy machine. Tests of
+other messages use a long idle timeout, so no heartbeat can come between.
 """
 
 import json
@@ -15,12 +17,20 @@ from websockets.sync.client import connect
 
 from server import timeout
 
-IDLE = 0.3
+IDLE = 0.4  # with max_missed=3, a client may stall 1.2 s without being closed
 
 
 @pytest.fixture
 def url(serve, ws_impl):
+    """An endpoint that sends heartbeats after IDLE seconds of silence."""
     app = timeout.create_app(idle_timeout=IDLE, max_missed=3)
+    return serve(app, ws=ws_impl).ws_url("/ws/with-timeout")
+
+
+@pytest.fixture
+def patient_url(serve, ws_impl):
+    """An endpoint whose heartbeats never come within a test."""
+    app = timeout.create_app(idle_timeout=60, max_missed=3)
     return serve(app, ws=ws_impl).ws_url("/ws/with-timeout")
 
 
@@ -38,10 +48,13 @@ def test_answered_heartbeats_keep_the_connection_open(url):
     """A client that acks every heartbeat is never closed; seqs count up."""
     with connect(url) as websocket:
         seen = []
-        for _ in range(6):  # twice max_missed
-            heartbeat = receive(websocket)
-            seen.append(heartbeat["seq"])
-            websocket.send(json.dumps({"type": "heartbeat_ack", "seq": heartbeat["seq"]}))
+        while len(seen) < 6:  # twice max_missed: unanswered, it would be closed by now
+            message = receive(websocket)
+            if message["type"] == "heartbeat":
+                seen.append(message["seq"])
+                websocket.send(json.dumps({"type": "heartbeat_ack", "seq": message["seq"]}))
+            else:  # an ack that arrived after the next heartbeat was sent
+                assert message["code"] == "unknown_seq"
     assert seen == [1, 2, 3, 4, 5, 6]
 
 
@@ -60,34 +73,46 @@ def test_silent_client_is_closed_after_max_missed_heartbeats(url):
 def test_any_message_counts_as_a_sign_of_life(url):
     """A data message instead of an ack also resets the missed count."""
     with connect(url) as websocket:
-        for round_ in range(5):
-            heartbeat = receive(websocket)
-            assert heartbeat["type"] == "heartbeat"
-            websocket.send(json.dumps({"note": round_}))
-            assert receive(websocket) == {"type": "echo", "data": {"note": round_}}
+        echoes = 0
+        while echoes < 6:  # twice max_missed: without the resets it would be closed by now
+            message = receive(websocket)
+            if message["type"] == "heartbeat":
+                websocket.send(json.dumps({"note": message["seq"]}))
+            else:
+                assert message == {"type": "echo", "data": {"note": message["data"]["note"]}}
+                echoes += 1
 
 
-def test_messages_are_echoed(url):
+def test_messages_are_echoed(patient_url):
     """JSON comes back parsed under data; other text comes back as a string."""
-    with connect(url) as websocket:
+    with connect(patient_url) as websocket:
         websocket.send('{"type": "chat", "text": "hi"}')
         assert receive(websocket) == {"type": "echo", "data": {"type": "chat", "text": "hi"}}
         websocket.send("plain words")
         assert receive(websocket) == {"type": "echo", "data": "plain words"}
 
 
-def test_ack_with_the_wrong_seq_gets_an_error(url):
+@pytest.mark.parametrize("text", ["NaN", "[1, Infinity]", "[" * 100_000])
+def test_text_that_is_not_valid_json_is_echoed_as_text(patient_url, text):
+    """NaN, Infinity and absurdly deep nesting come back as plain text, in valid JSON."""
+    with connect(patient_url) as websocket:
+        websocket.send(text)
+        reply = websocket.recv(timeout=5)
+    assert json.loads(reply, parse_constant=lambda c: pytest.fail(f"{c} in the reply")) == {"type": "echo", "data": text}
+
+
+def test_ack_with_the_wrong_seq_gets_an_error(patient_url):
     """An ack for a heartbeat never sent gets an unknown_seq error reply."""
-    with connect(url) as websocket:
+    with connect(patient_url) as websocket:
         websocket.send(json.dumps({"type": "heartbeat_ack", "seq": 99}))
         reply = receive(websocket)
     assert reply["type"] == "error"
     assert reply["code"] == "unknown_seq"
 
 
-def test_binary_frame_gets_an_error(url):
+def test_binary_frame_gets_an_error(patient_url):
     """A binary frame gets a binary_frame error reply and the connection stays open."""
-    with connect(url) as websocket:
+    with connect(patient_url) as websocket:
         websocket.send(b"\x00")
         assert receive(websocket)["code"] == "binary_frame"
         websocket.send("still here")
@@ -97,14 +122,17 @@ def test_binary_frame_gets_an_error(url):
 def test_client_disconnect_is_caught_as_websocket_disconnect(serve, caplog):
     """A client leaving mid-wait ends the handler quietly (Starlette's WebSocketDisconnect)."""
     caplog.set_level(logging.INFO)
-    server = serve(timeout.create_app(idle_timeout=IDLE))
+    server = serve(timeout.create_app(idle_timeout=IDLE, max_missed=100))
     with connect(server.ws_url("/ws/with-timeout")) as websocket:
         receive(websocket)  # a heartbeat: the handler is waiting again
     with connect(server.ws_url("/ws/with-timeout")) as websocket:
         websocket.socket.shutdown(socket.SHUT_RDWR)  # vanish without a close frame
     with connect(server.ws_url("/ws/with-timeout")) as websocket:
         websocket.send("next client")
-        assert receive(websocket)["data"] == "next client"
+        reply = receive(websocket)
+        while reply["type"] == "heartbeat":  # if this client stalled before sending
+            reply = receive(websocket)
+        assert reply == {"type": "echo", "data": "next client"}
     server.stop()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert sum("client left" in r.getMessage() for r in caplog.records) == 3
