@@ -6,7 +6,7 @@ binary frames carry file data::
     upload    C: {"type": "upload", "name", "size", "sha256"}
               S: {"type": "ready", "offset", "chunk_size"}
               C: binary frames from ``offset`` on, each <= chunk_size bytes
-              S: {"type": "progress", "received"}   (each MiB or more often)
+              S: {"type": "progress", "received"}   (see below)
               S: {"type": "done", "name", "size", "sha256"}
     cancel    C: {"type": "cancel"}  (mid-upload)   S: {"type": "cancelled"}
     download  C: {"type": "download", "name", "offset"?}
@@ -18,21 +18,41 @@ binary frames carry file data::
 
 Error codes: ``invalid_message``, ``invalid_name``, ``too_large``,
 ``size_mismatch``, ``checksum_mismatch``, ``unexpected_binary``,
-``unexpected_text``, ``busy``, ``not_found``. A binary frame larger than
-``chunk_size`` closes the connection with 1009 (message too big).
+``unexpected_text``, ``busy``, ``not_found``. Two things close the
+connection instead, because the upload's state is then unknown:
+
+* 1009 (message too big): a binary frame larger than ``chunk_size``.
+* 1008 (policy violation), reason "upload idle for N s": no frame for
+  ``idle_timeout`` seconds (30 by default) during an upload. A client that
+  stalls must not hold its name for ever. 1008 rather than 1001 (going away,
+  which clients take as "try again") because the client broke the rule that
+  an upload keeps sending; trying the same again would not help.
+
+Either way the data received so far is kept for a resume; when the app
+closes (rather than uvicorn's own 1009, see ``UVICORN_OPTIONS``), it
+releases the name before it sends the close frame.
+
+``progress`` comes after each chunk that takes the bytes received past a
+multiple of 1 MiB: once per MiB with chunks of 1 MiB or smaller, after every
+chunk with larger ones (``create_app(chunk_size=...)``), never for an upload
+of less than 1 MiB.
 
 What the server promises:
 
 * A file appears under its name only once all ``size`` bytes are in and their
   SHA-256 matches: the data goes to a partial file that is renamed at the end
   (``os.replace``, atomic). A cut connection leaves nothing under the name.
+  Before ``done`` the data is fsynced and so is the folder after the rename
+  (POSIX), so a file reported done survives a power cut.
 * Partial data lives in ``<storage>/.partial/<hash of name>/<sha256>``. An
   upload of the same name and sha256 resumes at the ``offset`` in ``ready``;
   an upload of new content for the name drops the old partial. A checksum
   mismatch, a size mismatch or a cancel removes the partial.
-* One upload per name at a time (``busy``). A connection that drops releases
-  its name as soon as its data is on disk, so a client that reconnects at
-  once gets its resume offset.
+* One upload per name at a time: ``busy`` means the name is being uploaded
+  on another live connection. A connection that drops releases its name as
+  soon as its data is on disk; a new upload of the name waits up to 0.25 s
+  for that. A drop the server has not noticed yet still gets ``busy``, so
+  :func:`upload` asks again a few times over about 3 s.
 * Uploading a name that exists replaces the file atomically when the new
   upload completes. Readers see the old or the new file, never a mix; a
   download under way keeps reading the old file through its open handle
@@ -77,6 +97,7 @@ import tempfile
 import threading
 import time
 import unicodedata
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -91,6 +112,7 @@ from server.errors import error_message
 
 __all__ = [
     "CHUNK_SIZE",
+    "IDLE_TIMEOUT",
     "MAX_FILE_SIZE",
     "UVICORN_OPTIONS",
     "TransferError",
@@ -107,9 +129,11 @@ MiB = 2**20
 #: ``max_size`` (a payload of exactly max_size bytes is allowed).
 CHUNK_SIZE = 1 * MiB
 MAX_FILE_SIZE = 1024 * MiB
-#: uvicorn settings for this app: no compression; frames over CHUNK_SIZE are
-#: refused by uvicorn itself (1009) before they are buffered; the
-#: "websockets" implementation queues at most 4 messages.
+#: uvicorn settings for this app: no compression; messages over CHUNK_SIZE
+#: are refused by uvicorn itself (1009): by the websockets implementations
+#: from the frame header, before the payload is read; by wsproto once the
+#: data it has collected passes the limit. The "websockets" implementation
+#: queues at most 4 messages.
 UVICORN_OPTIONS: dict[str, Any] = {
     "ws_per_message_deflate": False,
     "ws_max_size": CHUNK_SIZE,
@@ -119,6 +143,11 @@ UVICORN_OPTIONS: dict[str, Any] = {
 QUEUE_DEPTH = 4
 #: Seconds the client waits for any reply before it gives up.
 RECV_TIMEOUT = 10.0
+#: Seconds the server waits for the next frame of an upload (create_app's default).
+IDLE_TIMEOUT = 30.0
+#: Pauses before :func:`upload` asks again for a ``busy`` name: a connection
+#: that dropped moments ago may hold it until the server notices.
+BUSY_RETRY_DELAYS = (0.2, 0.4, 0.8, 1.6)
 
 logger = logging.getLogger(__name__)
 
@@ -256,8 +285,9 @@ class Storage:
             partial.parent.rmdir()
 
     def publish(self, partial: Path, path: Path, digest: str) -> None:
-        """Move a verified partial file to its name, atomically."""
+        """Move a verified (and fsynced) partial file to its name, atomically and durably."""
         os.replace(partial, path)
+        fsync_folder(self.root)
         with contextlib.suppress(OSError):
             partial.parent.rmdir()
         with self._lock:
@@ -297,7 +327,9 @@ class Sink:
         self._submit(self._open, path)
 
     def _submit(self, fn: Any, *args: Any) -> None:
-        self._pending.append(asyncio.wrap_future(self._worker.submit(fn, *args)))
+        future = asyncio.wrap_future(self._worker.submit(fn, *args))
+        # A cancelled handler must not cancel a queued write: that would leave a hole.
+        self._pending.append(asyncio.shield(future))
 
     def _open(self, path: Path) -> None:
         self._file = open(path, "ab")
@@ -308,34 +340,58 @@ class Sink:
     def _append(self, data: bytes) -> None:
         write_chunk(self._file, self._hash, data)
 
+    def _sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
     async def write(self, data: bytes) -> None:
         self._submit(self._append, data)
         while len(self._pending) > self.depth:
             await self._pending.popleft()
 
     async def finish(self) -> str:
-        """Wait until every chunk is on disk; return the data's SHA-256."""
+        """Wait until every chunk is on disk, fsynced; return the data's SHA-256."""
+        self._submit(self._sync)
         while self._pending:
             await self._pending.popleft()
         await self.close()
         return self._hash.hexdigest()
 
     async def close(self) -> None:
-        """Let the worker finish, then close the file; its data stays."""
+        """Let the worker finish, then close the file; its data stays.
+
+        If the caller is cancelled meanwhile, the worker still writes what it
+        has, closes the file and ends: nothing leaks.
+        """
         if self._closed:
             return
         self._closed = True
         self._submit(lambda: self._file and self._file.close())
-        while self._pending:
-            with contextlib.suppress(Exception):  # reported already, or moot
-                await self._pending.popleft()
-        self._worker.shutdown(wait=False)
+        try:
+            while self._pending:
+                with contextlib.suppress(Exception):  # reported already, or moot
+                    await self._pending.popleft()
+        finally:
+            self._worker.shutdown(wait=False)  # queued work still runs, then the thread ends
 
 
 def write_chunk(file: Any, hasher: Any, data: bytes) -> None:
     """Hash and write one chunk (tests replace it to stand in for a slow disk)."""
     hasher.update(data)
     file.write(data)
+
+
+def fsync_folder(folder: str | os.PathLike[str]) -> None:
+    """Make a rename in ``folder`` durable; skipped where folders cannot be fsynced (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):  # some file systems refuse; nothing more to do
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # -- the endpoint ------------------------------------------------------------
@@ -347,6 +403,14 @@ class _Closed(Exception):
 
 class _Cancelled(Exception):
     """The client cancelled its upload."""
+
+
+class _CloseUpload(Exception):
+    """End the connection mid-upload with a close code; the partial data stays."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code, self.reason = code, reason
 
 
 def parse_request(text: str) -> dict[str, Any]:
@@ -394,8 +458,14 @@ def create_app(
     storage_dir: str | os.PathLike[str] | None = None,
     max_file_size: int = MAX_FILE_SIZE,
     chunk_size: int = CHUNK_SIZE,
+    idle_timeout: float | None = IDLE_TIMEOUT,
 ) -> FastAPI:
-    """The lesson's app; ``storage_dir=None`` makes a temporary folder."""
+    """The lesson's app; ``storage_dir=None`` makes a temporary folder.
+
+    ``idle_timeout``: seconds an upload may go without a frame before the
+    server closes the connection with 1008, keeping the data for a resume;
+    None waits for ever.
+    """
     if storage_dir is None:
         storage_dir = tempfile.mkdtemp(prefix="file-transfer-")
         atexit.register(shutil.rmtree, storage_dir, ignore_errors=True)
@@ -444,6 +514,11 @@ def create_app(
             except (_Cancelled, TransferError):  # cancel, size_mismatch
                 await asyncio.to_thread(storage.discard, partial)
                 raise
+            except _CloseUpload as close:
+                # The data is on disk: free the name first, so a client reconnecting resumes.
+                storage.release(name, claim)
+                await websocket.close(close.code, close.reason)
+                raise _Closed from None
             if digest != sha256:
                 await asyncio.to_thread(storage.discard, partial)
                 raise TransferError("checksum_mismatch", f"the data received has sha256 {digest}")
@@ -462,7 +537,10 @@ def create_app(
         """Pass binary frames to the sink until ``size`` bytes are in; return their SHA-256."""
         try:
             while received < size:
-                message = await websocket.receive()
+                try:
+                    message = await asyncio.wait_for(websocket.receive(), idle_timeout)
+                except TimeoutError:
+                    raise _CloseUpload(1008, f"upload idle for {idle_timeout:g} s") from None
                 if message["type"] == "websocket.disconnect":
                     raise WebSocketDisconnect(message.get("code", 1005))
                 data = message.get("bytes")
@@ -473,8 +551,7 @@ def create_app(
                     await websocket.send_json(error_message("unexpected_text", detail))
                     continue
                 if len(data) > chunk_size:
-                    await websocket.close(1009, f"a chunk holds at most {chunk_size} bytes")
-                    raise _Closed
+                    raise _CloseUpload(1009, f"a chunk holds at most {chunk_size} bytes")
                 if received + len(data) > size:
                     raise TransferError("size_mismatch", f"more than the {size} bytes declared")
                 # The worker thread hashes and writes; the loop goes on receiving.
@@ -541,8 +618,12 @@ def upload(
     """Upload a file and return the server's "done" message.
 
     A dropped connection is resumed from the offset the server reports, up to
-    ``retries`` times. Raises :class:`TransferError` for an error reply (not
-    retried) and with code ``connection_lost`` once the retries are used up.
+    ``retries`` times. ``busy`` is asked again after each of
+    ``BUSY_RETRY_DELAYS`` (about 3 s in all), since the server may not have
+    noticed yet that our own dropped connection is gone. Raises
+    :class:`TransferError` for any other error reply (not retried), for
+    ``busy`` once those waits are used up, and with code ``connection_lost``
+    once the retries are. Local file errors (``OSError``) are raised as they are.
     """
     path = Path(path)
     name = path.name if name is None else name
@@ -552,8 +633,16 @@ def upload(
 
     def attempt(bar: Any) -> dict[str, Any]:
         with _connect(ws_url) as ws, open(path, "rb") as file:
-            ws.send(json.dumps({"type": "upload", "name": name, "size": size, "sha256": sha256}))
-            ready = _expect(ws, "ready")
+            request = json.dumps({"type": "upload", "name": name, "size": size, "sha256": sha256})
+            for delay in (*BUSY_RETRY_DELAYS, None):
+                _send(ws, request)
+                try:
+                    ready = _expect(ws, "ready")
+                    break
+                except TransferError as exc:
+                    if exc.code != "busy" or delay is None:
+                        raise
+                time.sleep(delay)
             sent = ready["offset"]
             bar.reset(total=size)
             bar.update(sent)
@@ -562,7 +651,7 @@ def upload(
                 data = file.read(min(ready["chunk_size"], size - sent))
                 if not data:
                     raise TransferError("file_changed", f"{path} got shorter during the upload")
-                ws.send(data)
+                _send(ws, data)
                 sent += len(data)
                 bar.update(len(data))
                 _drain(ws)  # an error reply stops us early
@@ -586,8 +675,9 @@ def download(
     ``<dest>.partial``, renamed once its SHA-256 checks out. A dropped
     connection, or a partial left by an earlier call, is resumed from the
     partial's size; a partial that turns out to hold other data is dropped
-    and the download starts over, once. Raises :class:`TransferError` like
-    :func:`upload`.
+    and the download starts over, once. The file is fsynced before the
+    rename and its folder after it. Raises :class:`TransferError` like
+    :func:`upload`, and local file errors (a missing folder, say) as they are.
     """
     dest = Path(dest_path)
     if dest.is_dir():
@@ -599,7 +689,7 @@ def download(
         nonlocal known_sha256
         offset = partial.stat().st_size if partial.exists() else 0
         with _connect(ws_url) as ws:
-            ws.send(json.dumps({"type": "download", "name": name, "offset": offset}))
+            _send(ws, json.dumps({"type": "download", "name": name, "offset": offset}))
             try:
                 info = _expect(ws, "file")
             except TransferError as exc:
@@ -616,7 +706,7 @@ def download(
                 hasher = hashlib.file_digest(file, "sha256")
                 received = offset
                 while received < size:
-                    data = ws.recv(timeout=RECV_TIMEOUT)
+                    data = _recv(ws, RECV_TIMEOUT)
                     if isinstance(data, str):
                         _reply(data, None)  # an error reply stops us
                         continue
@@ -626,10 +716,13 @@ def download(
                     hasher.update(data)
                     received += len(data)
                     bar.update(len(data))
+                file.flush()
+                os.fsync(file.fileno())  # the data is on disk before the rename
             _expect(ws, "done")
         if hasher.hexdigest() != info["sha256"]:
             raise _StartOver
         os.replace(partial, dest)
+        fsync_folder(dest.parent)  # and so is the rename
         return dest
 
     with _bar(progress, None, f"download {name}") as bar:
@@ -647,7 +740,7 @@ def list_files(ws_url: str) -> list[dict[str, Any]]:
 
     def attempt() -> list[dict[str, Any]]:
         with _connect(ws_url) as ws:
-            ws.send(json.dumps({"type": "list"}))
+            _send(ws, json.dumps({"type": "list"}))
             return _expect(ws, "files")["files"]
 
     return _retry(attempt, 0)
@@ -657,10 +750,34 @@ class _StartOver(Exception):
     """The partial download holds other data: drop it and begin again."""
 
 
-def _connect(ws_url: str) -> Any:
+class _NetworkError(Exception):
+    """An OSError from the connection, not from a local file: worth a retry."""
+
+
+@contextlib.contextmanager
+def _connect(ws_url: str) -> Iterator[Any]:
     # No compression: it slows file data down for nothing. A short receive
     # queue keeps the client's memory small (4 frames instead of 16).
-    return connect(ws_url, compression=None, open_timeout=RECV_TIMEOUT, max_queue=4)
+    try:
+        ws = connect(ws_url, compression=None, open_timeout=RECV_TIMEOUT, max_queue=4)
+    except OSError as exc:  # refused, unreachable, timed out
+        raise _NetworkError(str(exc)) from exc
+    with ws:
+        yield ws
+
+
+def _send(ws: Any, data: str | bytes) -> None:
+    try:
+        ws.send(data)
+    except OSError as exc:
+        raise _NetworkError(str(exc)) from exc
+
+
+def _recv(ws: Any, timeout: float) -> str | bytes:
+    try:
+        return ws.recv(timeout=timeout)
+    except OSError as exc:  # TimeoutError included: the server went quiet
+        raise _NetworkError(str(exc) or type(exc).__name__) from exc
 
 
 def _reply(data: str | bytes, wanted: str | None) -> dict[str, Any] | None:
@@ -681,7 +798,7 @@ def _reply(data: str | bytes, wanted: str | None) -> dict[str, Any] | None:
 
 def _expect(ws: Any, wanted: str) -> dict[str, Any]:
     """Wait for the ``wanted`` message, skipping progress reports."""
-    while (message := _reply(ws.recv(timeout=RECV_TIMEOUT), wanted)) is None:
+    while (message := _reply(_recv(ws, RECV_TIMEOUT), wanted)) is None:
         pass
     return message
 
@@ -693,11 +810,17 @@ def _drain(ws: Any) -> None:
             data = ws.recv(timeout=0)
         except TimeoutError:
             return
+        except OSError as exc:
+            raise _NetworkError(str(exc)) from exc
         _reply(data, None)
 
 
 def _retry(attempt: Any, retries: int) -> Any:
-    """Run ``attempt()``; after connection trouble, again, up to ``retries`` times."""
+    """Run ``attempt()``; after connection trouble, again, up to ``retries`` times.
+
+    Only the connection's errors are retried; an OSError from a local file
+    (a missing folder, an unreadable file) goes through as it is.
+    """
     for tries in itertools.count():
         try:
             return attempt()
@@ -707,7 +830,7 @@ def _retry(attempt: Any, retries: int) -> Any:
             trouble: Exception = exc
         except InvalidStatus as exc:
             raise TransferError("handshake_failed", str(exc)) from exc
-        except (OSError, InvalidMessage) as exc:  # refused, reset, timed out
+        except (_NetworkError, InvalidMessage) as exc:  # refused, reset, timed out
             trouble = exc
         if tries >= retries:
             detail = f"gave up after {tries + 1} attempts: {trouble}"
@@ -737,6 +860,12 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--storage-dir", help="folder for the files (default: a new temporary folder)")
     serve.add_argument("--max-file-size", type=int, default=MAX_FILE_SIZE, help="bytes (default: %(default)s)")
     serve.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="bytes (default: %(default)s)")
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT,
+        help="seconds an upload may send nothing before the server closes with 1008 (default: %(default)s)",
+    )
 
     def client(command: str, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(command, help=help)
@@ -757,7 +886,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "serve":
         application = create_app(
-            storage_dir=args.storage_dir, max_file_size=args.max_file_size, chunk_size=args.chunk_size
+            storage_dir=args.storage_dir,
+            max_file_size=args.max_file_size,
+            chunk_size=args.chunk_size,
+            idle_timeout=args.idle_timeout,
         )
         print(f"storing files in {application.state.storage.root}", file=sys.stderr)
         options = {**UVICORN_OPTIONS, "ws_max_size": max(args.chunk_size, 64 * 1024)}

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import socket
+import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosedError
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.sync.client import connect
 
 from server import binary
@@ -71,6 +75,18 @@ def wait_for_progress(ws: Any, received: int) -> None:
     while (message := recv(ws))["type"] == "progress" and message["received"] < received:
         pass
     assert message == {"type": "progress", "received": received}
+
+
+def start_upload_when_free(ws: Any, name: str, data: bytes) -> dict[str, Any]:
+    """Start an upload, asking again while the name is busy.
+
+    After a cut, the server holds the name until it notices the cut; how long
+    that takes depends on the machine's load, so wait for it, with a deadline.
+    """
+    deadline = time.monotonic() + TIMEOUT
+    while (reply := start_upload(ws, name, data)).get("code") == "busy" and time.monotonic() < deadline:
+        pass  # the server waits a moment itself before it answers busy
+    return reply
 
 
 def drop(ws: Any) -> None:
@@ -169,7 +185,7 @@ def test_upload_resumes_from_the_offset_after_a_cut(server_impl: Any, store: Pat
         wait_for_progress(ws, 2 * MiB)
         drop(ws)
     with ws_connect(server_impl) as ws:
-        ready = start_upload(ws, "resume.bin", data)
+        ready = start_upload_when_free(ws, "resume.bin", data)
         assert ready == {"type": "ready", "offset": 2 * MiB, "chunk_size": binary.CHUNK_SIZE}
         ws.send(data[2 * MiB : 3 * MiB])
         ws.send(data[3 * MiB :])
@@ -538,6 +554,20 @@ def test_progress_is_reported_for_every_mib(server: Any) -> None:
     assert messages[3]["type"] == "done"
 
 
+def test_progress_follows_every_chunk_larger_than_a_mib(serve: Any, store: Path) -> None:
+    """With chunks over 1 MiB, the server reports progress after every chunk."""
+    app = binary.create_app(storage_dir=store, chunk_size=3 * MiB // 2)
+    server = serve(app, ws_per_message_deflate=False, ws_max_size=3 * MiB // 2)
+    data = os.urandom(3 * MiB)
+    with ws_connect(server) as ws:
+        assert start_upload(ws, "big-chunks.bin", data)["chunk_size"] == 3 * MiB // 2
+        ws.send(data[: 3 * MiB // 2])
+        ws.send(data[3 * MiB // 2 :])
+        messages = [recv(ws) for _ in range(3)]
+    assert messages[:2] == [{"type": "progress", "received": n * 3 * MiB // 2} for n in (1, 2)]
+    assert messages[2]["type"] == "done"
+
+
 def test_empty_file_is_done_right_after_ready(server: Any, store: Path) -> None:
     """A zero-byte upload completes without any binary frame."""
     with ws_connect(server) as ws:
@@ -621,6 +651,85 @@ def test_download_under_way_keeps_reading_the_old_file(server: Any) -> None:
             received.append(reader.recv(timeout=TIMEOUT))
         assert recv(reader)["sha256"] == sha(old)
     assert b"".join(received) == old
+
+
+# -- idle uploads, cancelled handlers, durability ------------------------------------------
+
+
+def test_idle_upload_closes_with_1008_and_keeps_the_data(serve: Any, store: Path, ws_impl: str) -> None:
+    """An upload that sends nothing for idle_timeout is closed with 1008; it can resume."""
+    app = binary.create_app(storage_dir=store, idle_timeout=0.3)
+    server = serve(app, ws=ws_impl, **binary.UVICORN_OPTIONS)
+    data = os.urandom(2 * MiB)
+    with ws_connect(server) as ws:
+        start_upload(ws, "idle.bin", data)
+        ws.send(data[:MiB])
+        wait_for_progress(ws, MiB)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=TIMEOUT)  # the client goes quiet
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "upload idle for 0.3 s")
+    # The name is free at once, and the data received is kept.
+    with ws_connect(server) as ws:
+        ready = start_upload(ws, "idle.bin", data)
+        assert ready == {"type": "ready", "offset": MiB, "chunk_size": binary.CHUNK_SIZE}
+        ws.send(data[MiB:])
+        assert recv_reply(ws)["type"] == "done"
+    assert (store / "idle.bin").read_bytes() == data
+
+
+def test_cancelled_sink_close_still_closes_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handler cancelled while its sink closes leaks no thread and no open file."""
+    entered, go_on = threading.Event(), threading.Event()
+    write_chunk = binary.write_chunk
+
+    def stalled_disk(file: Any, hasher: Any, data: bytes) -> None:
+        entered.set()
+        go_on.wait(TIMEOUT)
+        write_chunk(file, hasher, data)
+
+    monkeypatch.setattr(binary, "write_chunk", stalled_disk)
+
+    async def cancel_during_close() -> binary.Sink:
+        sink = binary.Sink(tmp_path / "partial")
+        await sink.write(b"first")
+        await sink.write(b"second")
+        assert await asyncio.to_thread(entered.wait, TIMEOUT)
+        closing = asyncio.create_task(sink.close())
+        await asyncio.sleep(0)  # close() is now waiting for the stalled write
+        closing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await closing
+        return sink
+
+    sink = asyncio.run(cancel_during_close())
+    go_on.set()
+    for thread in list(sink._worker._threads):
+        thread.join(TIMEOUT)
+        assert not thread.is_alive()
+    assert sink._file.closed
+    # The queued write was not cancelled: no hole in the data.
+    assert (tmp_path / "partial").read_bytes() == b"firstsecond"
+
+
+def test_upload_is_fsynced_before_and_after_the_rename(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server fsyncs the data, renames it, then fsyncs the folder, before done."""
+    calls: list[str] = []
+    fsync, replace = os.fsync, os.replace
+
+    def noting_fsync(fd: int) -> None:
+        calls.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        fsync(fd)
+
+    def noting_replace(*args: Any) -> None:
+        calls.append("replace")
+        replace(*args)
+
+    monkeypatch.setattr(binary.os, "fsync", noting_fsync)
+    monkeypatch.setattr(binary.os, "replace", noting_replace)
+    with ws_connect(server) as ws:
+        assert upload_all(ws, "durable.bin", b"data")["type"] == "done"
+    assert calls == ["fsync file", "replace", "fsync folder"]
 
 
 # -- compression and the module-level app ------------------------------------------------------
