@@ -1,20 +1,29 @@
 """Plausible wrong answers for the lesson 04 exercises (solutions/04_timeout.ipynb).
 
 Each one replaces the exercise's solution block; the exercise's check cell
-must then fail with CheckFailed while the other exercises' checks pass.
+must then fail with CheckFailed and a hint. tests/test_exercises.py fills in
+every wrong answer at once, so it does not test that the other exercises'
+checks still pass; it requires that every check cell fails with one
+CheckFailed whose message is a hint (not "is not written yet"), that none
+prints ✓, and that no cell other than the answer and check cells fails.
 """
 
 WRONG_ANSWERS: dict[str, str] = {
-    # Counts its own acks from 0 instead of echoing the heartbeat's seq.
+    # Counts its own acks from 0 instead of echoing the heartbeat's seq. It
+    # skips the unknown_seq replies, so nothing raises and the connection
+    # stays open: only the acks themselves are wrong.
     "answer_heartbeats": '''
 seqs = []
-for count in range(n):
-    heartbeat = json.loads(websocket.recv(timeout=5))
-    seqs.append(heartbeat["seq"])
-    websocket.send(json.dumps({"type": "heartbeat_ack", "seq": count}))
+while len(seqs) < n:
+    message = json.loads(websocket.recv(timeout=5))
+    if message["type"] != "heartbeat":
+        continue
+    websocket.send(json.dumps({"type": "heartbeat_ack", "seq": len(seqs)}))
+    seqs.append(message["seq"])
 return seqs
 ''',
-    # Iterating ends quietly only on 1000/1001: the 4000 close raises.
+    # Iterating ends quietly only on a clean close (1000, 1001 or 1005 both
+    # ways): the 4000 close raises.
     "wait_for_close": '''
 heartbeats = 0
 for message in websocket:
