@@ -72,7 +72,7 @@ CELL_METADATA = ("exercise", "checks", "tags", "editable", "deletable")
 _BEGIN_RE = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*$")
 _END_RE = re.compile(r"^(?P<indent>[ \t]*)### END SOLUTION[ \t]*$")
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
-_STUB_RAISE_RE = re.compile(r"^raise NotImplementedError\(.*\)$")
+_STUB_RAISE_RE = re.compile(r"^raise NotImplementedError\((.*\))?$")
 
 
 class SolutionError(ValueError):
@@ -220,8 +220,28 @@ def _literal(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid Python string
 
 
+#: Stub lines longer than this are wrapped, so a hint reads whole in JupyterLab.
+MAX_LINE = 88
+
+
 def _stub(indent: str, hint: str) -> list[str]:
-    return [indent + STUB, f"{indent}raise NotImplementedError({_literal(hint)})"]
+    one_line = f"{indent}raise NotImplementedError({_literal(hint)})"
+    if len(one_line) <= MAX_LINE:
+        return [indent + STUB, one_line]
+    # Split the hint into adjacent string literals, each word keeping the
+    # spaces after it, so that Python joins them back into the same text.
+    width = max(MAX_LINE - len(indent) - 6, 20)
+    pieces = [""]
+    for token in re.findall(r"\S+\s*|\s+", hint):
+        if pieces[-1] and len(pieces[-1]) + len(token) > width:
+            pieces.append("")
+        pieces[-1] += token
+    return [
+        indent + STUB,
+        f"{indent}raise NotImplementedError(",
+        *(f"{indent}    {_literal(piece)}" for piece in pieces),
+        f"{indent})",
+    ]
 
 
 def _tagged(metadata: NotebookNode, tag: str) -> None:
@@ -273,7 +293,9 @@ def make_exercise(solution: NotebookNode, origin: str = "") -> NotebookNode:
     if "kernelspec" in solution.metadata:
         metadata.kernelspec = copy.deepcopy(solution.metadata.kernelspec)
     # The kernel fills in versions when it runs; keep only the language.
-    metadata.language_info = NotebookNode({"name": solution.metadata.get("language_info", {}).get("name", "python")})
+    # The whole of language_info, as the kernel reports it: with less,
+    # JupyterLab fills it in on opening and marks the untouched notebook changed.
+    metadata.language_info = copy.deepcopy(solution.metadata.get("language_info", NotebookNode({"name": "python"})))
     exercise = NotebookNode({"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5})
     nbformat.validate(exercise)
     return exercise
@@ -298,11 +320,14 @@ def fill(notebook: NotebookNode, answers: Mapping[str, str]) -> NotebookNode:
         for i in range(len(lines) - 1):
             if lines[i].strip() == STUB and _STUB_RAISE_RE.match(lines[i + 1].strip()):
                 indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+                end = i + 2
+                if lines[i + 1].rstrip().endswith("NotImplementedError("):  # a wrapped hint
+                    end = next(j for j in range(i + 2, len(lines)) if lines[j] == indent + ")") + 1
                 break
         else:
             raise SolutionError(f"exercise {name!r}: its answer cell has no '{STUB}' stub to fill")
         body = [indent + line if line.strip() else "" for line in _dedent(answer).splitlines()]
-        cell.source = "\n".join(lines[:i] + body + lines[i + 2 :])
+        cell.source = "\n".join(lines[:i] + body + lines[end:])
     filled = set(answers)
     for cell in notebook.cells:
         if cell.metadata.get("exercise") in filled or cell.metadata.get("checks") in filled:

@@ -286,13 +286,17 @@ def test_a_hint_with_quotes_stays_valid_python() -> None:
 
 
 def test_the_exercise_has_no_outputs_and_only_lesson_metadata() -> None:
-    """Outputs, execution counts, timings and editor state are stripped; answers and checks are tagged."""
+    """Outputs, execution counts, timings and editor state are stripped; answers and checks are tagged.
+
+    language_info is kept whole: JupyterLab would fill in what is missing on
+    opening, and mark the untouched exercise as changed.
+    """
     exercise = make_exercises.make_exercise(tiny_solution())
     code = [cell for cell in exercise.cells if cell.cell_type == "code"]
     assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
     assert exercise.metadata == {
         "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
-        "language_info": {"name": "python"},
+        "language_info": {"name": "python", "version": "3.11.7"},
     }
     assert code[0].metadata == {}
     assert code[1].metadata == {"exercise": "double", "tags": ["raises-exception"]}
@@ -396,3 +400,14 @@ def test_check_mode_lists_stale_exercises_and_writes_nothing(tmp_path: Path, mon
     (tmp_path / "exercises" / "99_tiny.ipynb").write_text("{}", encoding="utf-8")
     assert make_exercises.main(["--check"]) == 1
     assert "out of date" in capsys.readouterr().err
+
+
+def test_a_long_hint_is_wrapped_and_keeps_its_text() -> None:
+    """A hint too long for one line becomes adjacent string literals that join back into it."""
+    hint = "open the connection with connect(url) in a with block,  then send() the text and return recv(timeout=5); " * 3
+    lines = make_exercises._stub("    ", hint.strip())
+    assert all(len(line) <= make_exercises.MAX_LINE for line in lines)
+    namespace: dict = {}
+    with pytest.raises(NotImplementedError) as stub:
+        exec("def f():\n" + "\n".join(lines) + "\nf()", namespace)
+    assert str(stub.value) == hint.strip()
