@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,3 +39,24 @@ def serve() -> Iterator[Callable[..., BackgroundServer]]:
     yield start
     for server in reversed(servers):
         server.stop()
+
+
+@pytest.fixture
+def disk_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record server.binary's fsyncs and renames, in order: "fsync file", "replace", "fsync folder"."""
+    from server import binary
+
+    calls: list[str] = []
+    fsync, replace = os.fsync, os.replace
+
+    def noting_fsync(fd: int) -> None:
+        calls.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        fsync(fd)
+
+    def noting_replace(*args: Any) -> None:
+        calls.append("replace")
+        replace(*args)
+
+    monkeypatch.setattr(binary.os, "fsync", noting_fsync)
+    monkeypatch.setattr(binary.os, "replace", noting_replace)
+    return calls

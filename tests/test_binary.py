@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import socket
-import stat
 import tempfile
 import threading
 import time
@@ -712,24 +711,11 @@ def test_cancelled_sink_close_still_closes_the_file(tmp_path: Path, monkeypatch:
     assert (tmp_path / "partial").read_bytes() == b"firstsecond"
 
 
-def test_upload_is_fsynced_before_and_after_the_rename(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upload_is_fsynced_before_and_after_the_rename(server: Any, disk_calls: list[str]) -> None:
     """The server fsyncs the data, renames it, then fsyncs the folder, before done."""
-    calls: list[str] = []
-    fsync, replace = os.fsync, os.replace
-
-    def noting_fsync(fd: int) -> None:
-        calls.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
-        fsync(fd)
-
-    def noting_replace(*args: Any) -> None:
-        calls.append("replace")
-        replace(*args)
-
-    monkeypatch.setattr(binary.os, "fsync", noting_fsync)
-    monkeypatch.setattr(binary.os, "replace", noting_replace)
     with ws_connect(server) as ws:
         assert upload_all(ws, "durable.bin", b"data")["type"] == "done"
-    assert calls == ["fsync file", "replace", "fsync folder"]
+    assert disk_calls == ["fsync file", "replace", "fsync folder"]
 
 
 # -- compression and the module-level app ------------------------------------------------------

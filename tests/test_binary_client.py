@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import socket
-import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -355,26 +354,14 @@ def test_upload_of_a_source_gone_after_hashing_raises_file_not_found(
 
 
 def test_download_is_fsynced_before_and_after_the_rename(
-    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    url: str, tmp_path: Path, disk_calls: list[str]
 ) -> None:
     """download() fsyncs the data, renames it, then fsyncs the folder."""
     make_file(tmp_path / "a.bin", 100)
     binary.upload(url, tmp_path / "a.bin", progress=False)
-    calls: list[str] = []
-    fsync, replace = os.fsync, os.replace
-
-    def noting_fsync(fd: int) -> None:
-        calls.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
-        fsync(fd)
-
-    def noting_replace(*args: Any) -> None:
-        calls.append("replace")
-        replace(*args)
-
-    monkeypatch.setattr(binary.os, "fsync", noting_fsync)
-    monkeypatch.setattr(binary.os, "replace", noting_replace)
+    disk_calls.clear()  # the server's own fsyncs for the upload
     binary.download(url, "a.bin", tmp_path / "copy.bin", progress=False)
-    assert calls == ["fsync file", "replace", "fsync folder"]
+    assert disk_calls == ["fsync file", "replace", "fsync folder"]
 
 
 def test_unreachable_server_raises_after_the_retries(tmp_path: Path) -> None:

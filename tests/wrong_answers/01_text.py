@@ -1,12 +1,6 @@
 """Plausible wrong answers to lesson 01's exercises, one per exercise.
 
-Each replaces the exercise's solution block (written unindented; the test
-indents it). With it, every check cell of that exercise must fail with
-CheckFailed and a hint. tests/test_exercises.py fills in every wrong answer
-at once, so it does not test that the other exercises' checks still pass; it
-requires that every check cell fails with one CheckFailed whose message is a
-hint (not "is not written yet"), that none prints ✓, and that no cell other
-than the answer and check cells fails.
+See __init__.py for what the test requires.
 """
 
 WRONG_ANSWERS: dict[str, str] = {

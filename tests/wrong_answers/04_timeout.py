@@ -1,11 +1,6 @@
 """Plausible wrong answers for the lesson 04 exercises (solutions/04_timeout.ipynb).
 
-Each one replaces the exercise's solution block; the exercise's check cell
-must then fail with CheckFailed and a hint. tests/test_exercises.py fills in
-every wrong answer at once, so it does not test that the other exercises'
-checks still pass; it requires that every check cell fails with one
-CheckFailed whose message is a hint (not "is not written yet"), that none
-prints ✓, and that no cell other than the answer and check cells fails.
+See __init__.py for what the test requires.
 """
 
 WRONG_ANSWERS: dict[str, str] = {
