@@ -1,12 +1,39 @@
-"""Run a lesson server from a terminal: ``python -m server.<lesson>``."""
+"""Run a lesson server from a terminal: ``python -m server.<lesson>``.
+
+Every lesson takes the same options: where to listen (``--host``,
+``--port``), uvicorn's WebSocket implementation (``--ws``) and the limits
+of :mod:`server.hardening` (``--max-message-size``, ``--rate-limit``...),
+each defaulting to the lesson's own.
+
+A server bound to anything but loopback (``--host 0.0.0.0``, a LAN
+address) is reachable by others, so it requires a token: ``--token``, or
+one generated at start. It prints the join URL with the token in it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import secrets
+import socket
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvicorn
+
+from server.hardening import serving_options
+
+#: The options of every lesson server that go to ``create_app`` (server.hardening.Limits).
+LIMIT_OPTIONS = (
+    "max_message_size",
+    "max_connections",
+    "rate_limit",
+    "ping_interval",
+    "ping_timeout",
+    "allowed_origins",
+    "token",
+)
 
 
 def parser(description: str | None, *, default_port: int = 8000) -> argparse.ArgumentParser:
@@ -21,12 +48,59 @@ def parser(description: str | None, *, default_port: int = 8000) -> argparse.Arg
         help="uvicorn's WebSocket implementation (default: %(default)s)",
     )
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default: %(default)s)")
+    limits = parser.add_argument_group("limits (default: the lesson's own; see server/hardening.py)")
+    limits.add_argument("--max-message-size", type=int, metavar="BYTES", help="larger messages close with 1009")
+    limits.add_argument("--max-connections", type=int, metavar="N", help="more get HTTP 503")
+    limits.add_argument("--rate-limit", type=float, metavar="PER_SECOND", help="messages per second per connection")
+    limits.add_argument("--ping-interval", type=float, metavar="SECONDS", help="protocol Ping every SECONDS")
+    limits.add_argument("--ping-timeout", type=float, metavar="SECONDS", help="close 1011 without a Pong")
+    limits.add_argument(
+        "--allow-origin",
+        dest="allowed_origins",
+        action="append",
+        metavar="ORIGIN",
+        help="a page origin allowed to connect, e.g. http://192.168.1.20:8000 (repeat; default: local pages)",
+    )
+    limits.add_argument("--token", help="required at the handshake (default: none on loopback, else generated)")
     return parser
 
 
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def limits_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The limits given on the command line; a token is generated when others can connect."""
+    if not args.token and not is_loopback(args.host):
+        args.token = secrets.token_urlsafe(16)
+    return {name: getattr(args, name) for name in LIMIT_OPTIONS if getattr(args, name) is not None}
+
+
+def join_urls(app: Any, args: argparse.Namespace) -> list[str]:
+    """The URLs of the app's WebSocket endpoints, as someone else would type them."""
+    host = args.host
+    if host in ("0.0.0.0", "::"):
+        # Any address of this machine; show the one its name resolves to.
+        host = socket.gethostbyname(socket.gethostname())
+    if ":" in host:
+        host = f"[{host}]"
+    query = f"?token={args.token}" if args.token else ""
+    paths = [route.path for route in getattr(app, "routes", []) if type(route).__name__ == "APIWebSocketRoute"]
+    return [f"ws://{host}:{args.port}{path}{query}" for path in paths]
+
+
 def serve(app: Any, args: argparse.Namespace, **uvicorn_options: Any) -> None:
-    """Serve ``app`` in the foreground until Ctrl+C."""
-    uvicorn.run(app, host=args.host, port=args.port, ws=args.ws, log_level=args.log_level, **uvicorn_options)
+    """Serve ``app`` in the foreground until Ctrl+C, with the settings it asks for."""
+    for url in join_urls(app, args):
+        print(f"join: {url}", file=sys.stderr, flush=True)
+    options = serving_options(app, ws=args.ws, **uvicorn_options)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **options)
 
 
 def main(
@@ -42,6 +116,6 @@ def main(
     if knobs is not None:
         knobs(cli)
     args = cli.parse_args(argv)
-    common = {"host", "port", "ws", "log_level"}
-    app = make_app(**{k: v for k, v in vars(args).items() if k not in common})
+    common = {"host", "port", "ws", "log_level", *LIMIT_OPTIONS}
+    app = make_app(**limits_from(args), **{k: v for k, v in vars(args).items() if k not in common})
     serve(app, args)

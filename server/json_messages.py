@@ -17,6 +17,9 @@ What happens in each outcome:
 * A binary frame: ``{"type": "error", "code": "binary_frame", ...}``; JSON
   travels in text frames.
 * The client closes: the loop ends quietly.
+* Limits (lesson 06, :mod:`server.hardening`): messages over 64 KiB close
+  with 1009, more than 100 messages a second get a ``rate_limited`` error
+  reply, foreign pages and the 101st connection are refused at the handshake.
 
 Validation policy: **strict, no unknown fields.** ``"123"`` or ``true`` for
 ``timestamp`` is an error (lax mode would turn them into floats), an integer
@@ -32,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from server.errors import error_message
 from server.frames import receive_frame
+from server.hardening import harden
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +66,8 @@ def process(text: str) -> dict[str, Any]:
     return message.model_dump() | {"status": "PROCESSED"}
 
 
-def create_app() -> FastAPI:
-    """Build the lesson's app; it has no knobs."""
+def create_app(**limits: Any) -> FastAPI:
+    """Build the lesson's app; ``limits`` override its defaults (see :func:`server.hardening.harden`)."""
     app = FastAPI(title="Lesson 03: JSON messages validated with Pydantic")
 
     @app.websocket("/ws/json-demo")
@@ -82,7 +86,7 @@ def create_app() -> FastAPI:
         except WebSocketDisconnect as disconnect:
             logger.info("json client left (close code %s)", disconnect.code)
 
-    return app
+    return harden(app, **{"rate_limit": 100, **limits})
 
 
 app = create_app()

@@ -16,13 +16,20 @@ What happens in each outcome:
 * A client that sends and closes at once may be gone before its reply is
   sent: the send raises ``WebSocketDisconnect``, which ends the handler
   quietly too.
+* Limits (lesson 06, :mod:`server.hardening`): messages over 1 MiB close
+  with 1009; foreign pages and the 101st connection are refused at the
+  handshake.
 """
+
+from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
+from server.hardening import MiB, harden
 
-def create_app() -> FastAPI:
-    """Build the quiz's app; it has no knobs."""
+
+def create_app(**limits: Any) -> FastAPI:
+    """Build the quiz's app; ``limits`` override its defaults (see :func:`server.hardening.harden`)."""
     app = FastAPI(title="Quiz Q1: text and binary on one socket")
 
     @app.websocket("/ws/mixed")
@@ -41,7 +48,7 @@ def create_app() -> FastAPI:
             # A send to a client that has just closed raises this.
             pass
 
-    return app
+    return harden(app, **{"max_message_size": MiB, **limits})
 
 
 app = create_app()

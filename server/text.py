@@ -14,20 +14,25 @@ What happens in each outcome:
   ``receive_text()`` fails with ``KeyError: 'text'`` here instead and drops
   the connection without a close frame.
 * A client's close ends the loop quietly: one info line in the log.
+* Limits (lesson 06, :mod:`server.hardening`): messages over 64 KiB close
+  with 1009, more than 100 messages a second get a ``rate_limited`` error
+  reply, foreign pages and the 101st connection are refused at the handshake.
 """
 
 import logging
 from datetime import datetime, timezone
+from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect, status
 
 from server.frames import receive_frame
+from server.hardening import harden
 
 logger = logging.getLogger(__name__)
 
 
-def create_app() -> FastAPI:
-    """Build the lesson's app; it has no knobs."""
+def create_app(**limits: Any) -> FastAPI:
+    """Build the lesson's app; ``limits`` override its defaults (see :func:`server.hardening.harden`)."""
     app = FastAPI(title="Lesson 01: text messages")
 
     @app.websocket("/ws/chat")
@@ -46,7 +51,7 @@ def create_app() -> FastAPI:
             # The client closed (or vanished): not an error, one log line.
             logger.info("chat client left (close code %s)", disconnect.code)
 
-    return app
+    return harden(app, **{"rate_limit": 100, **limits})
 
 
 app = create_app()

@@ -25,6 +25,10 @@ What happens in each outcome:
   ``websockets.exceptions.ConnectionClosed``, which never reaches a
   FastAPI app.)
 
+Limits (lesson 06, :mod:`server.hardening`): messages over 64 KiB close
+with 1009; foreign pages and the 101st connection are refused at the
+handshake.
+
 Two kinds of liveness check, on purpose:
 
 * **Protocol Ping/Pong** is part of WebSocket itself. uvicorn sends a Ping
@@ -42,11 +46,13 @@ Two kinds of liveness check, on purpose:
 import asyncio
 import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from server.errors import error_message
 from server.frames import receive_frame
+from server.hardening import harden
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +61,13 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_TIMEOUT = 4000
 
 
-def create_app(*, idle_timeout: float = 10.0, max_missed: int = 3) -> FastAPI:
+def create_app(*, idle_timeout: float = 10.0, max_missed: int = 3, **limits: Any) -> FastAPI:
     """Build the lesson's app.
 
     ``idle_timeout`` is how long the server waits for a message before it
     sends a heartbeat; ``max_missed`` how many unanswered heartbeats in a
-    row it tolerates before closing.
+    row it tolerates before closing. ``limits`` override the defaults of
+    :func:`server.hardening.harden`.
     """
     app = FastAPI(title="Lesson 04: receive timeouts and heartbeats")
 
@@ -90,7 +97,7 @@ def create_app(*, idle_timeout: float = 10.0, max_missed: int = 3) -> FastAPI:
         except WebSocketDisconnect as disconnect:
             logger.info("client left (close code %s)", disconnect.code)
 
-    return app
+    return harden(app, **limits)
 
 
 def answer(frame: str | bytes, last_seq: int) -> dict | None:
