@@ -55,6 +55,7 @@ settings the app needs in ``app.uvicorn_options``, and
 
 from __future__ import annotations
 
+import contextvars
 import hmac
 import json
 import logging
@@ -218,8 +219,8 @@ class RateLimit:
         """None if the message may pass; else seconds to wait (``math.inf``: close)."""
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.tokens > 1 - 1e-9:  # a client that waited exactly as told passes, rounding or not
+            self.tokens = max(0.0, self.tokens - 1)
             return None
         if now < self.retry_at:  # told to wait, and did not
             if self.ignoring_since is None or now - self.last_ignored > 1.0:
@@ -288,8 +289,28 @@ class Guard:
         return None
 
 
+#: Set in the task of a connection the guard refused with an HTTP response.
+_denied: contextvars.ContextVar[bool] = contextvars.ContextVar("denied", default=False)
+
+
+class _NoFalseHandshakeError(logging.Filter):
+    """Drop uvicorn's "returned without completing handshake" error after a refusal.
+
+    uvicorn's websockets-sansio implementation (0.54) sends the refusal but
+    never marks its handshake as done, so it logs that error for every
+    handshake refused with a status other than 403. The app did complete it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_denied.get() and record.msg == "ASGI callable returned without completing handshake.")
+
+
+logging.getLogger("uvicorn.error").addFilter(_NoFalseHandshakeError())
+
+
 async def _deny(scope: dict[str, Any], receive: Any, send: Any, status: int, reason: str, headers: list) -> None:
     """Refuse a handshake with an HTTP status, or plain 403 where the server cannot send another."""
+    _denied.set(True)  # uvicorn's log call runs in this task, after the app returns
     await receive()  # websocket.connect
     if "websocket.http.response" in scope.get("extensions", {}):
         headers = [(b"content-type", b"text/plain; charset=utf-8"), *headers]

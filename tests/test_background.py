@@ -316,3 +316,45 @@ def test_edited_jupyterlab_cell_replaces_its_inline_server():
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def start_from_one_line(app) -> BackgroundServer:
+    """A helper function: every server it starts comes from the same line of code."""
+    return BackgroundServer(app).start()
+
+
+@pytest.fixture
+def all_lessons():
+    """Every lesson server at once, each started by the same line of code."""
+    from server import binary, json_messages, mixed, timeout
+
+    modules = [text, binary, json_messages, timeout, mixed]
+    servers = [start_from_one_line(module.create_app()) for module in modules]
+    yield dict(zip([m.__name__ for m in modules], servers))
+    for server in servers:
+        server.stop()
+
+
+def test_five_lessons_started_from_one_line_all_keep_running(all_lessons):
+    """Different apps started by the same line of a file run side by side, each under its own name."""
+    assert all(server.running for server in all_lessons.values())
+    assert len({server.name for server in all_lessons.values()}) == 5
+    assert len({server.port for server in all_lessons.values()}) == 5
+    with connect(all_lessons["server.text"].ws_url("/ws/chat")) as websocket:
+        websocket.send("still here")
+        assert websocket.recv(timeout=5).endswith("still here")
+    with connect(all_lessons["server.mixed"].ws_url("/ws/mixed")) as websocket:
+        websocket.send("me too")
+        assert websocket.recv(timeout=5) == "text:me too"
+
+
+def test_the_same_app_started_again_from_a_file_replaces_the_old_server():
+    """From a file, starting the very same app object again replaces its running server."""
+    app = make_echo_app("same:")
+    first = start_from_one_line(app)
+    second = start_from_one_line(app)
+    try:
+        assert not first.running and second.running
+        assert second.name == first.name
+    finally:
+        second.stop()
