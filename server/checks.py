@@ -59,6 +59,24 @@ def describe_close(exc: ConnectionClosed) -> str:
     return "the connection dropped without a close frame (code 1006)"
 
 
+#: What a refused handshake usually means, by HTTP status.
+_REFUSALS = {
+    401: "the server wants a token: add ?token=... to the URL",
+    403: "check the URL's path (no endpoint there), the Origin, or a handler that closes before accept()",
+    404: "check the URL's path",
+    503: "the server is full: close a connection, or try again later",
+}
+
+
+def describe_refusal(exc: InvalidStatus) -> str:
+    """Say why the server refused the handshake: the status, its reason and what it usually means."""
+    status = exc.response.status_code
+    body = bytes(exc.response.body or b"").decode(errors="replace").strip()
+    said = f" ({body})" if body and len(body) < 100 else ""
+    meaning = _REFUSALS.get(status, "check the URL")
+    return f"the server refused the handshake with HTTP {status}{said}: {meaning}"
+
+
 @contextmanager
 def checking(what: str, *, success: str) -> Iterator[None]:
     """Run the learner's code for one check and turn failures into hints."""
@@ -77,10 +95,7 @@ def checking(what: str, *, success: str) -> Iterator[None]:
     except ConnectionClosed as exc:
         raise CheckFailed(f"{what}: {describe_close(exc)}") from None
     except InvalidStatus as exc:
-        raise CheckFailed(
-            f"{what}: the server refused the handshake with HTTP {exc.response.status_code}; "
-            "check the URL's path"
-        ) from None
+        raise CheckFailed(f"{what}: {describe_refusal(exc)}") from None
     except ConnectionRefusedError:
         raise CheckFailed(f"{what}: no server answers at that address; run the cell that starts it") from None
     except Exception as exc:

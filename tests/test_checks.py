@@ -101,3 +101,22 @@ def test_an_escaping_disconnect_says_to_catch_it() -> None:
             with connect(server.ws_url("/ws/echo")) as websocket:
                 websocket.send("hi")
                 expect(websocket.recv(timeout=5) == "hi", "no echo")
+
+
+@pytest.mark.parametrize(
+    ("limits", "path", "said"),
+    [
+        ({"token": "s3cret"}, "/ws/chat", "HTTP 401 (missing or wrong token): the server wants a token"),
+        ({"max_connections": 0}, "/ws/chat", "HTTP 503 (too many connections; try again later): the server is full"),
+        ({}, "/ws/nowhere", "HTTP 403: check the URL's path"),
+    ],
+)
+def test_a_refused_handshake_says_why(serve, limits, path, said) -> None:
+    """A refused handshake names its HTTP status, the server's reason and what it usually means."""
+    from server import text
+
+    server = serve(text.create_app(**limits))
+    with pytest.raises(CheckFailed, match="^f\\(\\): the server refused the handshake with ") as failed:
+        with checking("f()", success="never"):
+            connect(server.ws_url(path)).close()
+    assert said in str(failed.value)
