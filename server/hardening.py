@@ -299,6 +299,7 @@ class _NoFalseHandshakeError(logging.Filter):
     uvicorn's websockets-sansio implementation (0.54) sends the refusal but
     never marks its handshake as done, so it logs that error for every
     handshake refused with a status other than 403. The app did complete it.
+    (A fix is proposed upstream: Kludex/uvicorn pull request 3138.)
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
