@@ -62,7 +62,7 @@ def test_start_reports_the_real_port_and_urls():
 def test_port_before_start_is_an_error():
     """Asking for the port of a server never started raises RuntimeError."""
     with pytest.raises(RuntimeError):
-        BackgroundServer(make_echo_app("")).port
+        _ = BackgroundServer(make_echo_app("")).port
 
 
 def test_start_and_stop_twenty_times_in_a_row():
