@@ -340,7 +340,10 @@ class BackgroundServer:
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # Name the protocol: asyncio turns Nagle's algorithm off (TCP_NODELAY) on
+        # accepted connections only when the listening socket says IPPROTO_TCP.
+        # Without it two small frames in a row wait for the peer's delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             # Lets a restart on the same port reuse it while old connections
             # linger in TIME_WAIT; a port still listening stays an error.

@@ -358,3 +358,13 @@ def test_the_same_app_started_again_from_a_file_replaces_the_old_server():
         assert second.name == first.name
     finally:
         second.stop()
+
+
+def test_accepted_connections_send_small_frames_at_once():
+    """The listening socket is TCP by name, so asyncio sets TCP_NODELAY on every accepted connection."""
+    server = BackgroundServer(make_echo_app(""), name="nodelay")
+    sock = server._bind()
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
