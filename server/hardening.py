@@ -202,10 +202,14 @@ def token_matches(scope: dict[str, Any], token: str) -> bool:
 class RateLimit:
     """A token bucket: ``rate`` messages per second, ``burst`` at once.
 
-    :meth:`check` says whether the next message may pass, and when a client
-    should try again if not. A client that keeps sending before that time,
+    :meth:`check` says whether the next message may pass, and if not how
+    long to wait, rounded up to the millisecond so that a client that waits
+    exactly that long gets through. A client that keeps sending before that
+    time (give or take ``tolerance`` seconds of clock and network jitter),
     for ``grace`` seconds, is to be closed.
     """
+
+    tolerance = 0.005
 
     def __init__(self, rate: float, burst: int, grace: float) -> None:
         self.rate, self.burst, self.grace = rate, burst, grace
@@ -222,13 +226,13 @@ class RateLimit:
         if self.tokens > 1 - 1e-9:  # a client that waited exactly as told passes, rounding or not
             self.tokens = max(0.0, self.tokens - 1)
             return None
-        if now < self.retry_at:  # told to wait, and did not
+        if now < self.retry_at - self.tolerance:  # told to wait, and did not
             if self.ignoring_since is None or now - self.last_ignored > 1.0:
                 self.ignoring_since = now
             self.last_ignored = now
             if now - self.ignoring_since >= self.grace:
                 return math.inf
-        wait = (1 - self.tokens) / self.rate
+        wait = max(0.001, math.ceil((1 - self.tokens) / self.rate * 1000) / 1000)
         self.retry_at = now + wait
         return wait
 
@@ -296,9 +300,10 @@ _denied: contextvars.ContextVar[bool] = contextvars.ContextVar("denied", default
 class _NoFalseHandshakeError(logging.Filter):
     """Drop uvicorn's "returned without completing handshake" error after a refusal.
 
-    uvicorn's websockets-sansio implementation (0.54) sends the refusal but
-    never marks its handshake as done, so it logs that error for every
-    handshake refused with a status other than 403. The app did complete it.
+    uvicorn's websockets-sansio implementation (0.54) sends a refusal made
+    with the ``websocket.http.response`` extension but never marks its
+    handshake as done, so it logs that error for every such refusal (the
+    guard's 401, 403, 500 and 503 alike). The app did complete it.
     (A fix is proposed upstream: Kludex/uvicorn pull request 3138.)
     """
 
@@ -319,6 +324,21 @@ async def _deny(scope: dict[str, Any], receive: Any, send: Any, status: int, rea
         await send({"type": "websocket.http.response.body", "body": reason.encode()})
     else:
         await send({"type": "websocket.close", "code": 1008, "reason": reason})
+
+
+_warned_size: set[int] = set()
+
+
+def _warn_unguarded_size(limit: int, size: int) -> None:
+    """Say once that uvicorn let a message over the limit through: its ws_max_size was not set."""
+    if limit not in _warned_size:
+        _warned_size.add(limit)
+        logger.warning(
+            "uvicorn buffered a %d-byte message although the app allows %d: serve it with app.uvicorn_options "
+            "(BackgroundServer and python -m server.<lesson> do) so that uvicorn refuses it before reading it",
+            size,
+            limit,
+        )
 
 
 class _GuardClosed(OSError):
@@ -370,6 +390,7 @@ class _Connection:
             data = message.get("text")
             size = len(message["bytes"]) if data is None else _utf8_size(data, self.limits.max_message_size)
             if size > self.limits.max_message_size:
+                _warn_unguarded_size(self.limits.max_message_size, size)
                 return await self._end(1009, f"message over {self.limits.max_message_size} bytes")
             if self.rate is None:
                 return message
@@ -379,7 +400,7 @@ class _Connection:
             if wait == math.inf:
                 return await self._end(1008, "rate limit exceeded")
             detail = f"over {self.rate.rate:g} messages per second; wait {wait:.3f} s"
-            reply = error_message("rate_limited", detail, retry_after=round(wait, 3))
+            reply = error_message("rate_limited", detail, retry_after=wait)
             await self.send({"type": "websocket.send", "text": json.dumps(reply, separators=(",", ":"))})
 
     async def _end(self, code: int, reason: str) -> dict[str, Any]:

@@ -126,6 +126,21 @@ def test_client_that_waits_as_told_is_never_closed():
     assert passed > 100
 
 
+def test_waiting_exactly_retry_after_always_gets_through():
+    """retry_after is rounded up, so a message sent exactly that much later passes."""
+    limit = RateLimit(rate=10, burst=1, grace=0.3)
+    now = limit.updated
+    for _ in range(500):
+        wait = limit.check(now)
+        if wait is None:
+            now += 0.00051  # the next message, at once
+            continue
+        assert wait >= 0.001 and wait == round(wait, 3)  # whole milliseconds, as the reply says it
+        now += wait
+        assert limit.check(now) is None
+        now += 0.00051
+
+
 def test_client_that_ignores_retry_after_is_closed_after_grace():
     """Sending on before retry_after, for `grace` seconds, asks for the connection to close."""
     limit = RateLimit(rate=10, burst=2, grace=1)
