@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS = ["01_text", "02_binary", "03_json", "04_timeout", "05_quiz_and_errors"]
+LESSONS = ["01_text", "02_binary", "03_json", "04_timeout", "05_quiz_and_errors", "06_hardening"]
 ALL_NOTEBOOKS = sorted(
     p.relative_to(ROOT).as_posix() for folder in ("notebooks", "exercises", "solutions") for p in (ROOT / folder).glob("*.ipynb")
 )
