@@ -11,6 +11,7 @@ whenever ``pyproject.toml`` changes. Other commands:
     python3 course.py exercises   regenerate exercises/ from solutions/
     python3 course.py solutions   re-execute solutions/, then regenerate exercises/
     python3 course.py bench       run the benchmarks (see benchmarks/README.md)
+    python3 course.py conformance  run the Autobahn WebSocket testsuite (see docs/conformance.md)
 
 Options after the command go to the tool it runs: ``python3 course.py lab
 --no-browser --port 8890`` to JupyterLab, ``python3 course.py test -k text``
@@ -21,8 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -94,6 +98,14 @@ def run(command: list[os.PathLike | str]) -> int:
 
 
 def lab(args: list[str]) -> None:
+    """Install, then become JupyterLab: stopping this command stops JupyterLab.
+
+    On POSIX this process turns into JupyterLab (``os.execv``), so Ctrl+C,
+    ``kill`` or a supervisor's SIGTERM reach JupyterLab itself, which shuts
+    down its kernels and exits. Windows has no such hand-over (its
+    ``os.execv`` starts a new process and returns to the shell at once), so
+    there JupyterLab runs as a child that goes when this command is stopped.
+    """
     install(None)
     say(f"starting JupyterLab at {FIRST_NOTEBOOK} (Ctrl+C to stop)")
     jupyter = [PYTHON, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}", FIRST_NOTEBOOK, *args]
@@ -102,24 +114,93 @@ def lab(args: list[str]) -> None:
         # without this flag.
         say("running as root: passing --allow-root to JupyterLab")
         jupyter.append("--allow-root")
+    command = [str(part) for part in jupyter]
+    if os.name == "nt":
+        raise SystemExit(run_until_stopped(command))
+    os.chdir(ROOT)
+    os.execv(command[0], command)
+
+
+def run_until_stopped(command: list[str]) -> int:
+    """Run ``command`` as a child; when this process is told to stop, so is the child.
+
+    Ctrl+C reaches every process in the console, the child too: wait for it
+    to shut down, end it if it has not within 10 s, and exit with 0. Ctrl+Break
+    (SIGBREAK) and SIGTERM are passed on; a hard kill of this process (Task
+    Manager) cannot be. Otherwise returns the child's exit code.
+    """
+    child = subprocess.Popen(command, cwd=ROOT)
+
+    def pass_on(signum: int, frame: object) -> None:
+        child.terminate()
+
+    for name in ("SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), pass_on)
+    interrupted = False
     try:
-        raise SystemExit(subprocess.call([str(part) for part in jupyter], cwd=ROOT))
-    except KeyboardInterrupt:
-        raise SystemExit(0) from None
+        while True:
+            try:
+                code = child.wait()
+                return 0 if interrupted else code
+            except KeyboardInterrupt:
+                interrupted = True
+                try:
+                    child.wait(timeout=10)
+                except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                    child.terminate()
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
 def test(args: list[str]) -> None:
+    """Run the pytest sessions with a temporary folder of their own; fail if they leave anything in it."""
     install("test")
     failed = []
-    for title, pytest_args in PYTEST_RUNS.items():
-        say(f"pytest: {title}")
-        code = subprocess.call([str(PYTHON), "-m", "pytest", *pytest_args, *args], cwd=ROOT)
-        if code not in (0, 5):  # 5: nothing selected by -k
-            failed.append(title)
+    # Whatever a test, a server or a kernel leaves in its temporary folder
+    # shows up here, instead of piling up in the machine's.
+    tmpdir = Path(tempfile.mkdtemp(prefix="course-test-"))
+    env = dict(os.environ, TMPDIR=str(tmpdir), TEMP=str(tmpdir), TMP=str(tmpdir))
+    try:
+        for title, pytest_args in PYTEST_RUNS.items():
+            say(f"pytest: {title}")
+            code = subprocess.call([str(PYTHON), "-m", "pytest", *pytest_args, *args], cwd=ROOT, env=env)
+            if code not in (0, 5):  # 5: nothing selected by -k
+                failed.append(title)
+        left = leftovers(tmpdir)
+        if left:
+            shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+            things = "1 thing" if len(left) == 1 else f"{len(left)} things"
+            say(f"the test runs left {things} in their temporary folder {tmpdir}: {shown}")
+            failed.append("leftovers in the temporary folder")
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
     if failed:
         say("FAILED: " + ", ".join(failed))
         raise SystemExit(1)
     say("all test runs passed")
+
+
+def leftovers(tmpdir: Path) -> list[str]:
+    """What is in ``tmpdir``, as names relative to it (a folder's end in "/").
+
+    pytest's own folder (``pytest-of-<user>``) stays by design; only what is
+    inside it counts: the folders of failed tests, or of a run that did not
+    clean up (see tmp_path_retention_policy in pyproject.toml).
+    """
+    found = []
+    for entry in sorted(tmpdir.iterdir()):
+        if entry.name.startswith("pytest-of-") and entry.is_dir() and not entry.is_symlink():
+            found += [f"{entry.name}/{inner.name}" for inner in sorted(entry.iterdir())]
+        else:
+            found.append(entry.name + ("/" if entry.is_dir() else ""))
+    return found
 
 
 def exercises(args: list[str]) -> None:
@@ -138,7 +219,19 @@ def bench(args: list[str]) -> None:
     run([PYTHON, "-m", "benchmarks", *args])
 
 
-COMMANDS = {"lab": lab, "test": test, "exercises": exercises, "solutions": solutions, "bench": bench}
+def conformance(args: list[str]) -> None:
+    install("test")
+    command = [str(PYTHON), "-m", "benchmarks.conformance", *args]
+    if os.name == "nt":
+        run(command)
+        return
+    # Become the runner, so that Ctrl+C reaches it alone and it stops its
+    # fuzzing client and server before it exits.
+    os.chdir(ROOT)
+    os.execv(command[0], command)
+
+
+COMMANDS = {"lab": lab, "test": test, "exercises": exercises, "solutions": solutions, "bench": bench, "conformance": conformance}
 
 
 def main(argv: list[str]) -> None:

@@ -12,4 +12,5 @@ module                    endpoint                     lesson
 
 ``server.background.BackgroundServer`` runs any of them on uvicorn in a
 background thread; ``python -m server.<module>`` runs one from a terminal.
+``server.binary_client`` is lesson 02's client: upload, download, list.
 """

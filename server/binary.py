@@ -22,14 +22,18 @@ Error codes: ``invalid_message``, ``invalid_name``, ``too_large``,
 connection instead, because the upload's state is then unknown:
 
 * 1009 (message too big): a binary frame larger than ``chunk_size``.
+  uvicorn refuses it itself, with the settings the app asks for (see
+  "Serving" below): the websockets implementations from the frame header,
+  before the payload is read; wsproto once the data it has collected passes
+  the limit. The endpoint checks again, for a server started without them.
 * 1008 (policy violation), reason "upload idle for N s": no frame for
   ``idle_timeout`` seconds (30 by default) during an upload. A client that
   stalls must not hold its name for ever. 1008 rather than 1001 (going away,
   which clients take as "try again") because the client broke the rule that
   an upload keeps sending; trying the same again would not help.
 
-Either way the data received so far is kept for a resume; when the app
-closes (rather than uvicorn's own 1009, see ``UVICORN_OPTIONS``), it
+Either way the data the endpoint has received is kept for a resume (the
+offset in ``ready`` says how much); when the endpoint closes itself, it
 releases the name before it sends the close frame.
 
 ``progress`` comes after each chunk that takes the bytes received past a
@@ -52,7 +56,8 @@ What the server promises:
   on another live connection. A connection that drops releases its name as
   soon as its data is on disk; a new upload of the name waits up to 0.25 s
   for that. A drop the server has not noticed yet still gets ``busy``, so
-  :func:`upload` asks again a few times over about 3 s.
+  the client (:func:`server.binary_client.upload`) asks again a few times
+  over about 3 s.
 * Uploading a name that exists replaces the file atomically when the new
   upload completes. Readers see the old or the new file, never a mix; a
   download under way keeps reading the old file through its open handle
@@ -68,60 +73,73 @@ What the server promises:
   receiving, with at most a few chunks in flight, so memory does not grow
   with the file size and other connections keep being served.
 
-Compression is off. permessage-deflate costs CPU on every byte and gains
-nothing on files that are already compressed or random: it made a transfer
-about 30 times slower (35 MiB/s instead of about 1,100 MiB/s). The client
-here connects with ``compression=None``; serve the app with
-``UVICORN_OPTIONS``, as ``python -m server.binary`` does::
+Storage. ``create_app(storage_dir=...)`` keeps the files in that folder
+(made if missing) for good. Without it, as for the module-level ``app``,
+they go to a temporary folder of their own, made when the app first needs
+it (nothing is created at import) and removed, with every file uploaded to
+it, when the server running the app stops (the last one, if several run
+it); whatever is still there when Python exits is removed then. Use
+``storage_dir`` for files that must outlive the server.
 
-    BackgroundServer(binary.app, **binary.UVICORN_OPTIONS).start()
+Serving. ``create_app`` hardens the app (lesson 06, :mod:`server.hardening`:
+foreign pages and the 101st connection are refused at the handshake, Pings
+find vanished clients) with messages of at most ``chunk_size`` bytes (or
+4 KiB, if that is more, so that control messages fit), and records the
+uvicorn settings it needs in ``app.uvicorn_options``: ``ws_max_size`` (that
+same limit), ``ws_per_message_deflate=False`` and ``ws_max_queue=4`` (the
+"websockets" implementation queues at most 4 messages).
+``BackgroundServer(binary.app)`` and ``python -m server.binary`` apply
+them; options passed explicitly win.
+
+Compression is off. permessage-deflate runs zlib over every byte and gains
+nothing on files that are already compressed or random, such as images,
+archives and video: they come out no smaller (a 1 MiB chunk of random bytes
+came out 2.5 KiB larger). Measured with ``python -m benchmarks.bench_binary
+--compression`` (64 MiB of random bytes, 2-core VM), transfers with deflate
+ran at about 35 MiB/s instead of 530 to 570 MiB/s, 16 times slower, and the
+sending server spent 27 ms of CPU per MiB instead of 0.5.
+
+The client and the command line (``python -m server.binary
+[serve|upload|download|list]``) live in :mod:`server.binary_client`; it
+connects with ``compression=None`` as well.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import atexit
 import collections
 import contextlib
 import hashlib
-import itertools
 import json
 import logging
 import os
 import re
 import shutil
 import stat
-import sys
 import tempfile
 import threading
-import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from tqdm.auto import tqdm
-from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
-from websockets.sync.client import connect
 
-from server import cli
 from server.errors import error_message
+from server.hardening import harden
 
 __all__ = [
     "CHUNK_SIZE",
     "IDLE_TIMEOUT",
     "MAX_FILE_SIZE",
-    "UVICORN_OPTIONS",
+    "Sink",
+    "Storage",
     "TransferError",
     "app",
     "create_app",
-    "download",
-    "list_files",
-    "main",
-    "upload",
+    "fsync_folder",
 ]
 
 MiB = 2**20
@@ -129,25 +147,13 @@ MiB = 2**20
 #: ``max_size`` (a payload of exactly max_size bytes is allowed).
 CHUNK_SIZE = 1 * MiB
 MAX_FILE_SIZE = 1024 * MiB
-#: uvicorn settings for this app: no compression; messages over CHUNK_SIZE
-#: are refused by uvicorn itself (1009): by the websockets implementations
-#: from the frame header, before the payload is read; by wsproto once the
-#: data it has collected passes the limit. The "websockets" implementation
-#: queues at most 4 messages.
-UVICORN_OPTIONS: dict[str, Any] = {
-    "ws_per_message_deflate": False,
-    "ws_max_size": CHUNK_SIZE,
-    "ws_max_queue": 4,
-}
+#: The smallest message limit, whatever the chunk size: a control message
+#: (an upload request with the longest name is under 1 KiB) always fits.
+MIN_MESSAGE_SIZE = 4096
 #: Chunks handed to the worker thread but not yet written.
 QUEUE_DEPTH = 4
-#: Seconds the client waits for any reply before it gives up.
-RECV_TIMEOUT = 10.0
 #: Seconds the server waits for the next frame of an upload (create_app's default).
 IDLE_TIMEOUT = 30.0
-#: Pauses before :func:`upload` asks again for a ``busy`` name: a connection
-#: that dropped moments ago may hold it until the server notices.
-BUSY_RETRY_DELAYS = (0.2, 0.4, 0.8, 1.6)
 
 logger = logging.getLogger(__name__)
 
@@ -202,20 +208,68 @@ class _Claim:
     closing = False  # its connection is gone; it is flushing to disk
 
 
+#: Temporary storage folders not removed yet; whatever is left goes at exit.
+_temporary_folders: set[Path] = set()
+
+
+@atexit.register
+def _remove_temporary_folders() -> None:
+    for folder in list(_temporary_folders):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class Storage:
     """Completed files, partial uploads, the SHA-256 index and name claims.
 
     Shared by every connection; a lock guards it because one app may run on
     several servers, each with an event loop of its own.
+
+    The folder is made on first use. ``root=None`` makes it a temporary
+    folder, removed with its files when the last server running the app
+    stops (:meth:`stopped`), or at exit; the next use makes a new, empty one.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root).resolve()
-        self.partials = self.root / ".partial"
-        self.partials.mkdir(parents=True, exist_ok=True)
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self._given = None if root is None else Path(root).resolve()
+        self._root: Path | None = None
+        self._servers = 0
         self._lock = threading.Lock()
         self._claims: dict[str, _Claim] = {}
         self._digests: dict[tuple[int, ...], str] = {}
+
+    @property
+    def root(self) -> Path:
+        """The storage folder, made if it is not there yet."""
+        with self._lock:
+            if self._root is None:
+                if self._given is None:
+                    folder = Path(tempfile.mkdtemp(prefix="file-transfer-")).resolve()
+                    _temporary_folders.add(folder)
+                else:
+                    folder = self._given
+                (folder / ".partial").mkdir(parents=True, exist_ok=True)
+                self._root = folder
+            return self._root
+
+    @property
+    def partials(self) -> Path:
+        return self.root / ".partial"
+
+    def started(self) -> None:
+        """A server has started running the app."""
+        with self._lock:
+            self._servers += 1
+
+    def stopped(self) -> None:
+        """A server has stopped; after the last, a temporary folder goes, with its files."""
+        with self._lock:
+            self._servers -= 1
+            if self._servers > 0 or self._given is not None or self._root is None:
+                return
+            folder, self._root = self._root, None
+            self._digests.clear()
+        shutil.rmtree(folder, ignore_errors=True)
+        _temporary_folders.discard(folder)
 
     def path(self, name: object) -> Path:
         """The final path of a valid name; never outside the storage folder."""
@@ -459,18 +513,30 @@ def create_app(
     max_file_size: int = MAX_FILE_SIZE,
     chunk_size: int = CHUNK_SIZE,
     idle_timeout: float | None = IDLE_TIMEOUT,
+    **limits: Any,
 ) -> FastAPI:
-    """The lesson's app; ``storage_dir=None`` makes a temporary folder.
+    """The lesson's app.
 
-    ``idle_timeout``: seconds an upload may go without a frame before the
-    server closes the connection with 1008, keeping the data for a resume;
-    None waits for ever.
+    ``storage_dir=None`` keeps the files in a temporary folder that goes
+    when the server stops (see "Storage" above). ``idle_timeout``: seconds
+    an upload may go without a frame before the server closes the
+    connection with 1008, keeping the data for a resume; None waits for
+    ever. ``limits`` override the defaults of :func:`server.hardening.harden`,
+    but for the message size: that is ``chunk_size`` (at least
+    ``MIN_MESSAGE_SIZE``, so control messages fit).
     """
-    if storage_dir is None:
-        storage_dir = tempfile.mkdtemp(prefix="file-transfer-")
-        atexit.register(shutil.rmtree, storage_dir, ignore_errors=True)
     storage = Storage(storage_dir)
-    app = FastAPI(title="Lesson 02: file transfer")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The last server to stop removes a temporary folder and its files.
+        storage.started()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(storage.stopped)
+
+    app = FastAPI(title="Lesson 02: file transfer", lifespan=lifespan)
     app.state.storage = storage
 
     @app.websocket("/ws/file-transfer")
@@ -593,320 +659,19 @@ def create_app(
             file.close()
         await websocket.send_json({"type": "done", **info})
 
+    harden(app, max_message_size=max(chunk_size, MIN_MESSAGE_SIZE), **limits)
+    # File data does not compress: no permessage-deflate. And a short queue
+    # in uvicorn's "websockets" implementation keeps memory small.
+    app.uvicorn_options.update(ws_per_message_deflate=False, ws_max_queue=4)
     return app
 
 
-#: The lesson's app; it stores files in a temporary folder.
+#: The lesson's app; its files go to a temporary folder, removed when its server stops.
 app = create_app()
 
 
-# -- the client --------------------------------------------------------------
-
-#: Close codes after which trying again may help: going away, dropped,
-#: server error, service restart, try again later.
-_RETRY_CODES = {1001, 1006, 1011, 1012, 1013}
-
-
-def upload(
-    ws_url: str,
-    path: str | os.PathLike[str],
-    *,
-    name: str | None = None,
-    progress: bool = True,
-    retries: int = 3,
-) -> dict[str, Any]:
-    """Upload a file and return the server's "done" message.
-
-    A dropped connection is resumed from the offset the server reports, up to
-    ``retries`` times. ``busy`` is asked again after each of
-    ``BUSY_RETRY_DELAYS`` (about 3 s in all), since the server may not have
-    noticed yet that our own dropped connection is gone. Raises
-    :class:`TransferError` for any other error reply (not retried), for
-    ``busy`` once those waits are used up, and with code ``connection_lost``
-    once the retries are. Local file errors (``OSError``) are raised as they are.
-    """
-    path = Path(path)
-    name = path.name if name is None else name
-    size = path.stat().st_size
-    with open(path, "rb") as file:
-        sha256 = hashlib.file_digest(file, "sha256").hexdigest()
-
-    def attempt(bar: Any) -> dict[str, Any]:
-        with _connect(ws_url) as ws, open(path, "rb") as file:
-            request = json.dumps({"type": "upload", "name": name, "size": size, "sha256": sha256})
-            for delay in (*BUSY_RETRY_DELAYS, None):
-                _send(ws, request)
-                try:
-                    ready = _expect(ws, "ready")
-                    break
-                except TransferError as exc:
-                    if exc.code != "busy" or delay is None:
-                        raise
-                time.sleep(delay)
-            sent = ready["offset"]
-            bar.reset(total=size)
-            bar.update(sent)
-            file.seek(sent)
-            while sent < size:
-                data = file.read(min(ready["chunk_size"], size - sent))
-                if not data:
-                    raise TransferError("file_changed", f"{path} got shorter during the upload")
-                _send(ws, data)
-                sent += len(data)
-                bar.update(len(data))
-                _drain(ws)  # an error reply stops us early
-            return _expect(ws, "done")
-
-    with _bar(progress, size, f"upload {name}") as bar:
-        return _retry(lambda: attempt(bar), retries)
-
-
-def download(
-    ws_url: str,
-    name: str,
-    dest_path: str | os.PathLike[str],
-    *,
-    progress: bool = True,
-    retries: int = 3,
-) -> Path:
-    """Download a file to ``dest_path`` and return its path.
-
-    A folder as ``dest_path`` gets the file under ``name``. Data goes to
-    ``<dest>.partial``, renamed once its SHA-256 checks out. A dropped
-    connection, or a partial left by an earlier call, is resumed from the
-    partial's size; a partial that turns out to hold other data is dropped
-    and the download starts over, once. The file is fsynced before the
-    rename and its folder after it. Raises :class:`TransferError` like
-    :func:`upload`, and local file errors (a missing folder, say) as they are.
-    """
-    dest = Path(dest_path)
-    if dest.is_dir():
-        dest = dest / name
-    partial = dest.with_name(dest.name + ".partial")
-    known_sha256 = None
-
-    def attempt(bar: Any) -> Path:
-        nonlocal known_sha256
-        offset = partial.stat().st_size if partial.exists() else 0
-        with _connect(ws_url) as ws:
-            _send(ws, json.dumps({"type": "download", "name": name, "offset": offset}))
-            try:
-                info = _expect(ws, "file")
-            except TransferError as exc:
-                if exc.code == "invalid_message" and offset:  # offset past the end
-                    raise _StartOver from exc
-                raise
-            if known_sha256 not in (None, info["sha256"]):
-                raise _StartOver  # the file changed on the server
-            known_sha256, size = info["sha256"], info["size"]
-            bar.reset(total=size)
-            bar.update(offset)
-            with open(partial, "a+b") as file:
-                file.seek(0)  # the bytes already here count towards the hash
-                hasher = hashlib.file_digest(file, "sha256")
-                received = offset
-                while received < size:
-                    data = _recv(ws, RECV_TIMEOUT)
-                    if isinstance(data, str):
-                        _reply(data, None)  # an error reply stops us
-                        continue
-                    if received + len(data) > size:
-                        raise TransferError("protocol_error", "the server sent more than the file's size")
-                    file.write(data)
-                    hasher.update(data)
-                    received += len(data)
-                    bar.update(len(data))
-                file.flush()
-                os.fsync(file.fileno())  # the data is on disk before the rename
-            _expect(ws, "done")
-        if hasher.hexdigest() != info["sha256"]:
-            raise _StartOver
-        os.replace(partial, dest)
-        fsync_folder(dest.parent)  # and so is the rename
-        return dest
-
-    with _bar(progress, None, f"download {name}") as bar:
-        for _ in range(2):
-            known_sha256 = None
-            try:
-                return _retry(lambda: attempt(bar), retries)
-            except _StartOver:
-                partial.unlink(missing_ok=True)
-    raise TransferError("checksum_mismatch", f"{name!r} did not arrive intact, twice")
-
-
-def list_files(ws_url: str) -> list[dict[str, Any]]:
-    """The server's completed files: ``[{"name", "size", "sha256"}, ...]``."""
-
-    def attempt() -> list[dict[str, Any]]:
-        with _connect(ws_url) as ws:
-            _send(ws, json.dumps({"type": "list"}))
-            return _expect(ws, "files")["files"]
-
-    return _retry(attempt, 0)
-
-
-class _StartOver(Exception):
-    """The partial download holds other data: drop it and begin again."""
-
-
-class _NetworkError(Exception):
-    """An OSError from the connection, not from a local file: worth a retry."""
-
-
-@contextlib.contextmanager
-def _connect(ws_url: str) -> Iterator[Any]:
-    # No compression: it slows file data down for nothing. A short receive
-    # queue keeps the client's memory small (4 frames instead of 16).
-    try:
-        ws = connect(ws_url, compression=None, open_timeout=RECV_TIMEOUT, max_queue=4)
-    except OSError as exc:  # refused, unreachable, timed out
-        raise _NetworkError(str(exc)) from exc
-    with ws:
-        yield ws
-
-
-def _send(ws: Any, data: str | bytes) -> None:
-    try:
-        ws.send(data)
-    except OSError as exc:
-        raise _NetworkError(str(exc)) from exc
-
-
-def _recv(ws: Any, timeout: float) -> str | bytes:
-    try:
-        return ws.recv(timeout=timeout)
-    except OSError as exc:  # TimeoutError included: the server went quiet
-        raise _NetworkError(str(exc) or type(exc).__name__) from exc
-
-
-def _reply(data: str | bytes, wanted: str | None) -> dict[str, Any] | None:
-    """Read a server message: raise on an error, give it back if ``wanted``, skip progress."""
-    try:
-        message = json.loads(data) if isinstance(data, str) else None
-        kind = message["type"]
-    except (ValueError, TypeError, KeyError):
-        raise TransferError("protocol_error", f"unexpected message {data[:80]!r}") from None
-    if kind == "error":
-        raise TransferError(message.get("code", "error"), message.get("detail", ""))
-    if kind == wanted:
-        return message
-    if kind == "progress":
-        return None
-    raise TransferError("protocol_error", f"expected {wanted!r}, got {kind!r}")
-
-
-def _expect(ws: Any, wanted: str) -> dict[str, Any]:
-    """Wait for the ``wanted`` message, skipping progress reports."""
-    while (message := _reply(_recv(ws, RECV_TIMEOUT), wanted)) is None:
-        pass
-    return message
-
-
-def _drain(ws: Any) -> None:
-    """Read the messages that have arrived, without waiting."""
-    while True:
-        try:
-            data = ws.recv(timeout=0)
-        except TimeoutError:
-            return
-        except OSError as exc:
-            raise _NetworkError(str(exc)) from exc
-        _reply(data, None)
-
-
-def _retry(attempt: Any, retries: int) -> Any:
-    """Run ``attempt()``; after connection trouble, again, up to ``retries`` times.
-
-    Only the connection's errors are retried; an OSError from a local file
-    (a missing folder, an unreadable file) goes through as it is.
-    """
-    for tries in itertools.count():
-        try:
-            return attempt()
-        except ConnectionClosed as exc:
-            if exc.rcvd is not None and exc.rcvd.code not in _RETRY_CODES:
-                raise TransferError("closed", f"the server closed the connection: {exc}") from exc
-            trouble: Exception = exc
-        except InvalidStatus as exc:
-            raise TransferError("handshake_failed", str(exc)) from exc
-        except (_NetworkError, InvalidMessage) as exc:  # refused, reset, timed out
-            trouble = exc
-        if tries >= retries:
-            detail = f"gave up after {tries + 1} attempts: {trouble}"
-            raise TransferError("connection_lost", detail) from trouble
-        time.sleep(0.1 * 2**tries)
-
-
-def _bar(progress: bool, total: int | None, desc: str) -> Any:
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not progress)
-
-
-# -- the command line ------------------------------------------------------------
-
-DEFAULT_URL = "ws://127.0.0.1:8000/ws/file-transfer"
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m server.binary [serve|upload|download|list] ...``."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        argv = ["serve", *argv]
-    summary = __doc__.strip().splitlines()[0]
-    parser = argparse.ArgumentParser(prog="python -m server.binary", description=summary)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    serve = commands.add_parser("serve", parents=[cli.parser(None)], add_help=False, help="run the server")
-    serve.add_argument("--storage-dir", help="folder for the files (default: a new temporary folder)")
-    serve.add_argument("--max-file-size", type=int, default=MAX_FILE_SIZE, help="bytes (default: %(default)s)")
-    serve.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="bytes (default: %(default)s)")
-    serve.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=IDLE_TIMEOUT,
-        help="seconds an upload may send nothing before the server closes with 1008 (default: %(default)s)",
-    )
-
-    def client(command: str, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(command, help=help)
-        sub.add_argument("--url", default=DEFAULT_URL, help="endpoint URL (default: %(default)s)")
-        return sub
-
-    up = client("upload", "upload a file")
-    up.add_argument("file")
-    up.add_argument("--name", help="name on the server (default: the file's name)")
-    down = client("download", "download a file")
-    down.add_argument("name")
-    down.add_argument("dest", help="file or folder to save to")
-    client("list", "list the server's files")
-    for sub in (up, down):
-        sub.add_argument("--no-progress", dest="progress", action="store_false")
-        sub.add_argument("--retries", type=int, default=3, help="reconnections (default: %(default)s)")
-
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        application = create_app(
-            storage_dir=args.storage_dir,
-            max_file_size=args.max_file_size,
-            chunk_size=args.chunk_size,
-            idle_timeout=args.idle_timeout,
-        )
-        print(f"storing files in {application.state.storage.root}", file=sys.stderr)
-        options = {**UVICORN_OPTIONS, "ws_max_size": max(args.chunk_size, 64 * 1024)}
-        cli.serve(application, args, **options)
-        return
-    try:
-        if args.command == "upload":
-            done = upload(args.url, args.file, name=args.name, progress=args.progress, retries=args.retries)
-            print(json.dumps(done))
-        elif args.command == "download":
-            print(download(args.url, args.name, args.dest, progress=args.progress, retries=args.retries))
-        else:
-            for entry in list_files(args.url):
-                print(f"{entry['size']:>14,}  {entry['sha256'][:16]}  {entry['name']}")
-    except TransferError as exc:
-        raise SystemExit(f"error: {exc}") from None
-
-
 if __name__ == "__main__":
-    main()
+    # The command line (serve, upload, download, list) lives with the client.
+    from server.binary_client import main
+
+    main(prog="python -m server.binary")

@@ -43,9 +43,11 @@ def serve() -> Iterator[Callable[..., BackgroundServer]]:
 
 @pytest.fixture
 def disk_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record server.binary's fsyncs and renames, in order: "fsync file", "replace", "fsync folder"."""
-    from server import binary
+    """Record the file transfer's fsyncs and renames, in order: "fsync file", "replace", "fsync folder".
 
+    server.binary and server.binary_client both call them through ``os``,
+    so patching ``os`` records the server's and the client's.
+    """
     calls: list[str] = []
     fsync, replace = os.fsync, os.replace
 
@@ -57,6 +59,6 @@ def disk_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append("replace")
         replace(*args)
 
-    monkeypatch.setattr(binary.os, "fsync", noting_fsync)
-    monkeypatch.setattr(binary.os, "replace", noting_replace)
+    monkeypatch.setattr(os, "fsync", noting_fsync)
+    monkeypatch.setattr(os, "replace", noting_replace)
     return calls

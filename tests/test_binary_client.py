@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +19,8 @@ import psutil
 import pytest
 from websockets.sync.client import connect
 
-from server import binary
+from server import binary, binary_client
+from server.hardening import serving_options
 
 MiB = 2**20
 PATH = "/ws/file-transfer"
@@ -35,6 +38,7 @@ def recording(app: Any, log: list[dict[str, Any]]) -> Any:
 
         await app(scope, receive_and_note, send)
 
+    asgi.uvicorn_options = app.uvicorn_options  # served as the app it wraps would be
     return asgi
 
 
@@ -119,7 +123,7 @@ def log() -> list[dict[str, Any]]:
 @pytest.fixture
 def server(serve: Any, store: Path, log: list[dict[str, Any]]) -> Any:
     app = recording(binary.create_app(storage_dir=store), log)
-    return serve(app, **binary.UVICORN_OPTIONS)
+    return serve(app)
 
 
 @pytest.fixture
@@ -168,7 +172,7 @@ def hold_name(url: str, name: str) -> Iterator[Any]:
 def test_upload_returns_done_and_stores_the_file(url: str, store: Path, tmp_path: Path) -> None:
     """upload() sends a file and returns the server's done message."""
     data = make_file(tmp_path / "photo.jpg", 3 * MiB + 7)
-    done = binary.upload(url, tmp_path / "photo.jpg", progress=False)
+    done = binary_client.upload(url, tmp_path / "photo.jpg", progress=False)
     assert done == {
         "type": "done",
         "name": "photo.jpg",
@@ -181,15 +185,15 @@ def test_upload_returns_done_and_stores_the_file(url: str, store: Path, tmp_path
 def test_upload_under_another_name(url: str, store: Path, tmp_path: Path) -> None:
     """upload(name=...) stores the file under that name."""
     data = make_file(tmp_path / "local.txt", 10)
-    assert binary.upload(url, tmp_path / "local.txt", name="remote.txt", progress=False)["name"] == "remote.txt"
+    assert binary_client.upload(url, tmp_path / "local.txt", name="remote.txt", progress=False)["name"] == "remote.txt"
     assert (store / "remote.txt").read_bytes() == data
 
 
 def test_download_writes_the_file_atomically(url: str, tmp_path: Path) -> None:
     """download() saves the verified file and leaves no partial behind."""
     data = make_file(tmp_path / "a.bin", 2 * MiB + 3)
-    binary.upload(url, tmp_path / "a.bin", progress=False)
-    dest = binary.download(url, "a.bin", tmp_path / "copy.bin", progress=False)
+    binary_client.upload(url, tmp_path / "a.bin", progress=False)
+    dest = binary_client.download(url, "a.bin", tmp_path / "copy.bin", progress=False)
     assert dest == tmp_path / "copy.bin"
     assert dest.read_bytes() == data
     assert not (tmp_path / "copy.bin.partial").exists()
@@ -198,18 +202,18 @@ def test_download_writes_the_file_atomically(url: str, tmp_path: Path) -> None:
 def test_download_into_a_folder_uses_the_name(url: str, tmp_path: Path) -> None:
     """download() into a folder saves the file under its name there."""
     make_file(tmp_path / "a.bin", 100)
-    binary.upload(url, tmp_path / "a.bin", progress=False)
+    binary_client.upload(url, tmp_path / "a.bin", progress=False)
     (tmp_path / "downloads").mkdir()
-    dest = binary.download(url, "a.bin", tmp_path / "downloads", progress=False)
+    dest = binary_client.download(url, "a.bin", tmp_path / "downloads", progress=False)
     assert dest == tmp_path / "downloads" / "a.bin"
 
 
 def test_download_resumes_from_a_partial_file(url: str, tmp_path: Path, log: list[dict[str, Any]]) -> None:
     """download() asks only for the bytes its partial file lacks."""
     data = make_file(tmp_path / "a.bin", 3 * MiB)
-    binary.upload(url, tmp_path / "a.bin", progress=False)
+    binary_client.upload(url, tmp_path / "a.bin", progress=False)
     (tmp_path / "copy.bin.partial").write_bytes(data[:MiB])
-    dest = binary.download(url, "a.bin", tmp_path / "copy.bin", progress=False)
+    dest = binary_client.download(url, "a.bin", tmp_path / "copy.bin", progress=False)
     assert dest.read_bytes() == data
     assert [r["offset"] for r in requests(log, "download")] == [MiB]
 
@@ -220,17 +224,17 @@ def test_download_starts_over_when_the_partial_holds_other_data(
 ) -> None:
     """A partial file that does not belong to the file is dropped; the download starts over."""
     data = make_file(tmp_path / "a.bin", MiB)
-    binary.upload(url, tmp_path / "a.bin", progress=False)
+    binary_client.upload(url, tmp_path / "a.bin", progress=False)
     (tmp_path / "copy.bin.partial").write_bytes(stale)
-    assert binary.download(url, "a.bin", tmp_path / "copy.bin", progress=False).read_bytes() == data
+    assert binary_client.download(url, "a.bin", tmp_path / "copy.bin", progress=False).read_bytes() == data
     assert [r["offset"] for r in requests(log, "download")] == [len(stale), 0]
 
 
 def test_list_files_gives_the_stored_files(url: str, tmp_path: Path) -> None:
     """list_files() returns name, size and sha256 of each stored file."""
     data = make_file(tmp_path / "a.bin", 5)
-    binary.upload(url, tmp_path / "a.bin", progress=False)
-    assert binary.list_files(url) == [{"name": "a.bin", "size": 5, "sha256": hashlib.sha256(data).hexdigest()}]
+    binary_client.upload(url, tmp_path / "a.bin", progress=False)
+    assert binary_client.list_files(url) == [{"name": "a.bin", "size": 5, "sha256": hashlib.sha256(data).hexdigest()}]
 
 
 # -- resuming after a dropped connection -----------------------------------------------
@@ -243,7 +247,7 @@ def test_upload_resumes_after_a_dropped_connection(
     data = make_file(tmp_path / "a.bin", 4 * MiB)
     proxy = CuttingProxy(server.port, 2 * MiB + MiB // 2, upstream=True)
     proxies.append(proxy)
-    done = binary.upload(proxy.url, tmp_path / "a.bin", progress=False)
+    done = binary_client.upload(proxy.url, tmp_path / "a.bin", progress=False)
     assert done["sha256"] == hashlib.sha256(data).hexdigest()
     assert (store / "a.bin").read_bytes() == data
     # A reconnection may first get busy, until the server notices the cut; it
@@ -260,7 +264,7 @@ def test_upload_asks_again_while_the_name_is_busy(
     result: list[Any] = []
 
     def run_upload() -> None:
-        result.append(binary.upload(url, tmp_path / "a.bin", progress=False))
+        result.append(binary_client.upload(url, tmp_path / "a.bin", progress=False))
 
     uploader = threading.Thread(target=run_upload)
     with hold_name(url, "a.bin"):
@@ -276,11 +280,11 @@ def test_upload_gives_up_on_a_name_that_stays_busy(
     url: str, tmp_path: Path, log: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A name busy through every wait raises TransferError busy."""
-    monkeypatch.setattr(binary, "BUSY_RETRY_DELAYS", (0.01, 0.01))
+    monkeypatch.setattr(binary_client, "BUSY_RETRY_DELAYS", (0.01, 0.01))
     make_file(tmp_path / "a.bin", 1000)
     with hold_name(url, "a.bin"):
-        with pytest.raises(binary.TransferError) as error:
-            binary.upload(url, tmp_path / "a.bin", progress=False)
+        with pytest.raises(binary_client.TransferError) as error:
+            binary_client.upload(url, tmp_path / "a.bin", progress=False)
     assert error.value.code == "busy"
     assert len(requests(log, "upload")) == 1 + 3  # the holder's, then upload()'s three
 
@@ -290,10 +294,10 @@ def test_download_resumes_after_a_dropped_connection(
 ) -> None:
     """download() reconnects after a cut and asks for the rest only."""
     data = make_file(tmp_path / "a.bin", 4 * MiB)
-    binary.upload(server.ws_url(PATH), tmp_path / "a.bin", progress=False)
+    binary_client.upload(server.ws_url(PATH), tmp_path / "a.bin", progress=False)
     proxy = CuttingProxy(server.port, 2 * MiB + MiB // 2, upstream=False)
     proxies.append(proxy)
-    dest = binary.download(proxy.url, "a.bin", tmp_path / "copy.bin", progress=False)
+    dest = binary_client.download(proxy.url, "a.bin", tmp_path / "copy.bin", progress=False)
     assert dest.read_bytes() == data
     offsets = [r["offset"] for r in requests(log, "download")]
     assert offsets[0] == 0 and offsets[1] > 0 and len(offsets) == 2
@@ -308,16 +312,16 @@ def test_error_reply_raises_transfer_error_without_retrying(
     """An error reply raises TransferError with its code, and is not retried."""
     server = serve(recording(binary.create_app(storage_dir=store, max_file_size=10), log))
     make_file(tmp_path / "a.bin", 11)
-    with pytest.raises(binary.TransferError) as error:
-        binary.upload(server.ws_url(PATH), tmp_path / "a.bin", progress=False)
+    with pytest.raises(binary_client.TransferError) as error:
+        binary_client.upload(server.ws_url(PATH), tmp_path / "a.bin", progress=False)
     assert error.value.code == "too_large" and error.value.detail
     assert len(requests(log, "upload")) == 1
 
 
 def test_missing_file_download_raises_not_found(url: str, tmp_path: Path) -> None:
     """download() of a name the server lacks raises TransferError not_found."""
-    with pytest.raises(binary.TransferError) as error:
-        binary.download(url, "missing.bin", tmp_path / "x", progress=False)
+    with pytest.raises(binary_client.TransferError) as error:
+        binary_client.download(url, "missing.bin", tmp_path / "x", progress=False)
     assert error.value.code == "not_found"
     assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
 
@@ -327,9 +331,9 @@ def test_download_into_a_missing_folder_raises_file_not_found(
 ) -> None:
     """A local file error is raised as it is: not retried, not called connection_lost."""
     make_file(tmp_path / "a.bin", 100)
-    binary.upload(url, tmp_path / "a.bin", progress=False)
+    binary_client.upload(url, tmp_path / "a.bin", progress=False)
     with pytest.raises(FileNotFoundError):
-        binary.download(url, "a.bin", tmp_path / "missing" / "copy.bin", progress=False)
+        binary_client.download(url, "a.bin", tmp_path / "missing" / "copy.bin", progress=False)
     assert len(requests(log, "download")) == 1
 
 
@@ -339,7 +343,7 @@ def test_upload_of_a_source_gone_after_hashing_raises_file_not_found(
     """A source file that cannot be read is an OSError of its own, not connection_lost."""
     source = tmp_path / "a.bin"
     make_file(source, 100)
-    file_digest = binary.hashlib.file_digest
+    file_digest = hashlib.file_digest
 
     def digest_then_delete(file: Any, name: str) -> Any:
         digest = file_digest(file, name)
@@ -347,9 +351,9 @@ def test_upload_of_a_source_gone_after_hashing_raises_file_not_found(
             source.unlink()  # the file goes away between hashing and sending
         return digest
 
-    monkeypatch.setattr(binary.hashlib, "file_digest", digest_then_delete)
+    monkeypatch.setattr(hashlib, "file_digest", digest_then_delete)
     with pytest.raises(FileNotFoundError):
-        binary.upload(url, source, progress=False)
+        binary_client.upload(url, source, progress=False)
     assert requests(log, "upload") == []
 
 
@@ -358,9 +362,9 @@ def test_download_is_fsynced_before_and_after_the_rename(
 ) -> None:
     """download() fsyncs the data, renames it, then fsyncs the folder."""
     make_file(tmp_path / "a.bin", 100)
-    binary.upload(url, tmp_path / "a.bin", progress=False)
+    binary_client.upload(url, tmp_path / "a.bin", progress=False)
     disk_calls.clear()  # the server's own fsyncs for the upload
-    binary.download(url, "a.bin", tmp_path / "copy.bin", progress=False)
+    binary_client.download(url, "a.bin", tmp_path / "copy.bin", progress=False)
     assert disk_calls == ["fsync file", "replace", "fsync folder"]
 
 
@@ -369,8 +373,8 @@ def test_unreachable_server_raises_after_the_retries(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as sock:
         port = sock.getsockname()[1]  # a port nobody listens on once closed
     make_file(tmp_path / "a.bin", 1)
-    with pytest.raises(binary.TransferError) as error:
-        binary.upload(f"ws://127.0.0.1:{port}{PATH}", tmp_path / "a.bin", progress=False, retries=1)
+    with pytest.raises(binary_client.TransferError) as error:
+        binary_client.upload(f"ws://127.0.0.1:{port}{PATH}", tmp_path / "a.bin", progress=False, retries=1)
     assert error.value.code == "connection_lost"
     assert "2 attempts" in error.value.detail
 
@@ -381,18 +385,18 @@ def test_unreachable_server_raises_after_the_retries(tmp_path: Path) -> None:
 def test_command_line_uploads_lists_and_downloads(url: str, tmp_path: Path, capsys: Any) -> None:
     """python -m server.binary upload / list / download work end to end."""
     data = make_file(tmp_path / "notes.txt", 1234)
-    binary.main(["upload", str(tmp_path / "notes.txt"), "--url", url, "--no-progress"])
+    binary_client.main(["upload", str(tmp_path / "notes.txt"), "--url", url, "--no-progress"])
     assert json.loads(capsys.readouterr().out)["type"] == "done"
-    binary.main(["list", "--url", url])
+    binary_client.main(["list", "--url", url])
     assert "notes.txt" in capsys.readouterr().out
-    binary.main(["download", "notes.txt", str(tmp_path / "copy.txt"), "--url", url, "--no-progress"])
+    binary_client.main(["download", "notes.txt", str(tmp_path / "copy.txt"), "--url", url, "--no-progress"])
     assert (tmp_path / "copy.txt").read_bytes() == data
 
 
 def test_command_line_reports_errors_as_exit_messages(url: str, tmp_path: Path) -> None:
     """A failed transfer exits with the error code, not a traceback."""
     with pytest.raises(SystemExit) as exit:
-        binary.main(["download", "missing.bin", str(tmp_path / "x"), "--url", url, "--no-progress"])
+        binary_client.main(["download", "missing.bin", str(tmp_path / "x"), "--url", url, "--no-progress"])
     assert "not_found" in str(exit.value.code)
 
 
@@ -400,14 +404,55 @@ def test_command_line_reports_errors_as_exit_messages(url: str, tmp_path: Path) 
 def test_command_line_serves_without_compression(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str]
 ) -> None:
-    """serve (also the default) passes UVICORN_OPTIONS and the common flags to uvicorn."""
+    """serve (also the default) serves the app with its settings (no compression) and the common flags."""
     calls: list[Any] = []
-    monkeypatch.setattr(binary.cli, "serve", lambda app, args, **options: calls.append((app, args, options)))
-    binary.main([*argv, "--storage-dir", str(tmp_path / "files")])
+    monkeypatch.setattr(binary_client.cli, "serve", lambda app, args, **options: calls.append((app, args, options)))
+    binary_client.main([*argv, "--storage-dir", str(tmp_path / "files")])
     (app, args, options), = calls
-    assert options["ws_per_message_deflate"] is False
+    uvicorn_options = serving_options(app, ws=args.ws, **options)
+    assert uvicorn_options["ws_per_message_deflate"] is False
+    assert uvicorn_options["ws_max_size"] == binary.CHUNK_SIZE
     assert args.host == "127.0.0.1" and args.port == (9001 if "--port" in argv else 8000)
     assert app.state.storage.root == (tmp_path / "files").resolve()
+
+
+def test_command_line_refuses_a_message_size_of_its_own(capsys: Any) -> None:
+    """serve --max-message-size exits with a message: here the largest message is the chunk size."""
+    with pytest.raises(SystemExit):
+        binary_client.main(["serve", "--max-message-size", "100"])
+    assert "--chunk-size" in capsys.readouterr().err
+
+
+def test_python_m_server_binary_serves_and_removes_its_temporary_folder(tmp_path: Path) -> None:
+    """python -m server.binary serves from a temporary folder, removed when the server is stopped."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "server.binary", "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(command, env=dict(os.environ, TMPDIR=str(tmpdir)), stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: process.poll() is not None or answers(port), "the server listens")
+        url = f"ws://127.0.0.1:{port}{PATH}"
+        make_file(tmp_path / "a.bin", 10)
+        binary_client.upload(url, tmp_path / "a.bin", progress=False)
+        assert [entry["name"] for entry in binary_client.list_files(url)] == ["a.bin"]
+        (folder,) = tmpdir.iterdir()
+        assert (folder / "a.bin").exists()
+    finally:
+        process.terminate()  # uvicorn shuts down as on Ctrl+C
+        _, stderr = process.communicate(timeout=30)
+    assert f"storing files in {folder}" in stderr
+    assert list(tmpdir.iterdir()) == []
+
+
+def answers(port: int) -> bool:
+    """Something accepts connections on the port."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def test_command_line_sets_the_idle_timeout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -415,9 +460,9 @@ def test_command_line_sets_the_idle_timeout(monkeypatch: pytest.MonkeyPatch, tmp
     made: list[dict[str, Any]] = []
     create_app = binary.create_app
     monkeypatch.setattr(binary, "create_app", lambda **kw: made.append(kw) or create_app(**kw))
-    monkeypatch.setattr(binary.cli, "serve", lambda app, args, **options: None)
-    binary.main(["serve", "--idle-timeout", "5", "--storage-dir", str(tmp_path / "files")])
-    binary.main(["serve", "--storage-dir", str(tmp_path / "files")])
+    monkeypatch.setattr(binary_client.cli, "serve", lambda app, args, **options: None)
+    binary_client.main(["serve", "--idle-timeout", "5", "--storage-dir", str(tmp_path / "files")])
+    binary_client.main(["serve", "--storage-dir", str(tmp_path / "files")])
     assert [kw["idle_timeout"] for kw in made] == [5.0, binary.IDLE_TIMEOUT]
 
 
@@ -461,8 +506,8 @@ def test_256_mib_round_trip_keeps_memory_flat(url: str, store: Path, tmp_path: P
             file.write(chunk)
     try:
         with PeakRSS() as rss:
-            done = binary.upload(url, source, progress=False)
-            copy = binary.download(url, "big.bin", tmp_path / "copy.bin", progress=False)
+            done = binary_client.upload(url, source, progress=False)
+            copy = binary_client.download(url, "big.bin", tmp_path / "copy.bin", progress=False)
         assert done["size"] == 256 * MiB and done["sha256"] == hasher.hexdigest()
         with open(copy, "rb") as file:
             assert hashlib.file_digest(file, "sha256").hexdigest() == hasher.hexdigest()
@@ -475,7 +520,7 @@ def test_256_mib_round_trip_keeps_memory_flat(url: str, store: Path, tmp_path: P
 def test_progress_bars_show_on_stderr(url: str, tmp_path: Path, capsys: Any) -> None:
     """With progress=True, upload and download draw tqdm bars."""
     make_file(tmp_path / "a.bin", 2 * MiB)
-    binary.upload(url, tmp_path / "a.bin")
-    binary.download(url, "a.bin", tmp_path / "copy.bin")
+    binary_client.upload(url, tmp_path / "a.bin")
+    binary_client.download(url, "a.bin", tmp_path / "copy.bin")
     err = capsys.readouterr().err
     assert "upload a.bin" in err and "download a.bin" in err and "2.00M/2.00M" in err

@@ -1,16 +1,19 @@
 """The set-up: environment.yml, the command lines, and the lab command."""
 
+import importlib.util
 import os
 import re
-from contextlib import contextmanager
 import socket
 import subprocess
 import sys
 import time
 import tomllib
 import urllib.request
+import uuid
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 from websockets.sync.client import connect
@@ -63,8 +66,30 @@ def running(*args: str, port: int, deadline: float = 60, env: dict | None = None
         wait_for_port(port, process, deadline)
         yield process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
+
+
+def stop(process: subprocess.Popen, grace: float = 30) -> None:
+    """Ask a process to stop, kill it after ``grace`` seconds, and kill anything it started that is left."""
+    try:
+        family = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    finally:
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    left = [child for child in family if child.is_running()]
+    for child in left:
+        with suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(left, timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -113,3 +138,64 @@ def test_lab_command_serves_jupyterlab_with_the_first_lesson():
             timeout=30,
         )
         assert notebook.status == 200
+
+
+# -- a test run leaves nothing behind ------------------------------------------------
+
+#: A slice of the suite that makes every kind of process and temporary file the
+#: course makes: JupyterLab through course.py, lesson servers with their storage,
+#: the file-transfer client, and a notebook kernel.
+SLICE = [
+    "tests/test_setup.py::test_lab_command_serves_jupyterlab_with_the_first_lesson",
+    "tests/test_binary.py::test_file_sent_in_three_chunks_keeps_every_chunk",
+    "tests/test_binary.py::test_module_app_keeps_files_in_a_temporary_folder_until_its_last_server_stops",
+    "tests/test_binary_client.py::test_upload_returns_done_and_stores_the_file",
+    "notebooks/02_binary.ipynb",
+]
+
+
+def load_course():
+    """course.py as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("course", ROOT / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def marked_processes(mark: str) -> list[psutil.Process]:
+    """The live processes whose environment carries COURSE_LEFTOVER_MARK=mark.
+
+    jupyter_client starts kernels in sessions of their own, so neither the
+    process tree nor process groups find them all; the environment does.
+    """
+    found = []
+    for process in psutil.process_iter():
+        with suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            if process.environ().get("COURSE_LEFTOVER_MARK") == mark:
+                found.append(process)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_test_run_leaves_no_process_and_no_temporary_file(tmp_path):
+    """A run of tests and a notebook leaves no process running and nothing in its temporary folder."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    mark = uuid.uuid4().hex
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
+    env.update(TMPDIR=str(tmpdir), TEMP=str(tmpdir), TMP=str(tmpdir), COURSE_LEFTOVER_MARK=mark)
+    nbval = ["--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=30"]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *nbval, *SLICE]
+    try:
+        run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=500)
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+        # A kernel may still be on its way out: give it a moment.
+        _, alive = psutil.wait_procs(marked_processes(mark), timeout=10)
+        assert alive == [], "still running: " + "; ".join(" ".join(p.cmdline())[:200] for p in alive)
+        # pytest keeps its own pytest-of-<user> folder; leftovers() looks inside it.
+        assert load_course().leftovers(tmpdir) == []
+    finally:
+        for process in marked_processes(mark):
+            with suppress(psutil.NoSuchProcess):
+                process.kill()
