@@ -262,15 +262,19 @@ def make_file(path: Path, size: int) -> str:
 # -- the run ----------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_binary", description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dir", help="working folder (default: a temporary folder)")
     parser.add_argument(
         "--compression", action="store_true", help="also time the lesson server with permessage-deflate on"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     size = args.size_mib * MiB
     load = os.getloadavg()
     upload_servers = UPLOAD_SERVERS + ["lesson-deflate"] * args.compression

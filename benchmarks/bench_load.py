@@ -262,14 +262,18 @@ def raise_fd_limit(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_load", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--round-trips", type=int, default=100, help="round trips per client")
     parser.add_argument("--deadline", type=float, default=120, help="seconds before every client stops")
     parser.add_argument("--compression", choices=["deflate", "off"], default="deflate")
     parser.add_argument("--no-bare", action="store_true", help="skip the run against a bare websockets server")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     raise_fd_limit(args.clients + 100)
     load_average = os.getloadavg()
     compression = "deflate" if args.compression == "deflate" else None

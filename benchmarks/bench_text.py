@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python -m benchmarks.bench_text                  # 2000 messages, 7 repeats
-    python -m benchmarks.bench_text --messages 5000 --repeats 9 --nodelay
+    python -m benchmarks.bench_text --messages 5000 --repeats 9 --compression off
 
 The claim: the lesson server (``server.text.create_app()`` with its default
 limits, on uvicorn's default WebSocket implementation) keeps at least 0.9x
@@ -50,8 +50,9 @@ parts (the server's from the kernel's scheduler statistics). The client
 runs the same code for both servers and takes part of every round trip,
 so the servers' CPU per message shows their own cost more plainly.
 
-``--nodelay`` adds a third server: the lesson server with TCP_NODELAY on
-its connections, which ``BackgroundServer`` leaves off (see the README).
+The report says whether the lesson server's connections get TCP_NODELAY
+(``BackgroundServer`` names ``IPPROTO_TCP`` on its socket so that asyncio
+sets it; without it pipelined replies wait for delayed ACKs: see the README).
 """
 
 from __future__ import annotations
@@ -83,19 +84,9 @@ PATTERNS = ["round trip", "pipelined"]
 # -- servers, each run in a child process ---------------------------------------
 
 
-def run_lesson(conn: Any, compression: str, limits: dict[str, Any], nodelay: bool = False) -> None:
+def run_lesson(conn: Any, compression: str, limits: dict[str, Any]) -> None:
     from server.background import BackgroundServer
 
-    if nodelay:
-        # The experiment: the listening socket as IPPROTO_TCP, so that asyncio
-        # sets TCP_NODELAY on every connection it accepts (it checks sock.proto).
-        bind = BackgroundServer._bind
-
-        def _bind(self: BackgroundServer) -> socket.socket:
-            sock = bind(self)
-            return socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
-
-        BackgroundServer._bind = _bind  # type: ignore[method-assign]
     options = {} if compression == "deflate" else {"ws_per_message_deflate": False}
     app = text.create_app(**limits)
     with BackgroundServer(app, name="bench-text", **options) as server:
@@ -149,8 +140,8 @@ def run_bare(conn: Any, compression: str) -> None:
 class Server:
     """A server in a child process: ``.url``, ``.pid``, ``.cpu()``, ``.stop()``.
 
-    ``kind`` is "lesson", "bare" or "lesson+nodelay"; ``limits`` go to the
-    lesson's ``create_app``. ``.limits`` is the lesson app's, as text, and
+    ``kind`` is "lesson" or "bare"; ``limits`` go to the lesson's
+    ``create_app``. ``.limits`` is the lesson app's, as text, and
     ``.nodelay`` whether its connections get TCP_NODELAY.
     """
 
@@ -160,7 +151,7 @@ class Server:
         if kind == "bare":
             target, args = run_bare, (child, compression)
         else:
-            target, args = run_lesson, (child, compression, limits, kind == "lesson+nodelay")
+            target, args = run_lesson, (child, compression, limits)
         self.process = ctx.Process(target=target, args=args, daemon=True)
         self.process.start()
         if not self.conn.poll(30):
@@ -327,21 +318,20 @@ def report(results: Results, kinds: list[str], compressions: list[str]) -> None:
                 print(f"  {'':<11} -> {line}; server CPU per message {med(runs, cpu) / med(bare, cpu):.2f}x")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_text", description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000, help="messages per server and repeat")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument(
         "--compression", choices=["both", *COMPRESSIONS], default="both", help="permessage-deflate on, off, or both"
     )
-    parser.add_argument(
-        "--nodelay",
-        action="store_true",
-        help="also measure the lesson server with TCP_NODELAY on its connections (see README)",
-    )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     compressions = COMPRESSIONS if args.compression == "both" else [args.compression]
-    kinds = ["lesson", "bare"] + (["lesson+nodelay"] if args.nodelay else [])
+    kinds = ["lesson", "bare"]
     load = os.getloadavg()
 
     started = time.perf_counter()
