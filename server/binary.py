@@ -471,7 +471,7 @@ def parse_request(text: str) -> dict[str, Any]:
     """A control message with a known "type", or raise ``invalid_message``."""
     try:
         request = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         raise TransferError("invalid_message", "a text frame must hold a JSON object") from None
     kind = request.get("type") if isinstance(request, dict) else None
     if kind == "cancel":
@@ -483,7 +483,7 @@ def parse_request(text: str) -> dict[str, Any]:
 
 def is_cancel(text: str) -> bool:
     """True for the text frame ``{"type": "cancel"}``."""
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, RecursionError):
         value = json.loads(text)
         return isinstance(value, dict) and value.get("type") == "cancel"
     return False

@@ -42,9 +42,13 @@ What happens in each outcome:
   a dropped TCP connection. A close code that must never be sent (1005,
   1006, 1015, or anything outside the ranges RFC 6455 allows) becomes 1011.
 
-A slow reader cannot make the server buffer without bound: uvicorn's send
-waits while the socket's write buffer is full, so only that client's handler
-waits, and the Ping it cannot answer in time closes it.
+A client that reads slowly, or not at all, cannot make the server buffer
+without bound: uvicorn's send waits while the socket's write buffer is full,
+so only that client's handler waits. When not one send has completed for
+``send_timeout`` seconds, the guard ends the handler (it sees
+``WebSocketDisconnect`` with 1006) and frees the slot. The socket itself,
+with its bounded buffer, stays until the client goes: a close frame would
+have to be sent, and the client reads nothing.
 
 Some of this only the server can do: an ASGI app cannot cap a frame before
 uvicorn buffers it, or send Pings. So ``harden`` also records the uvicorn
@@ -55,6 +59,7 @@ settings the app needs in ``app.uvicorn_options``, and
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hmac
 import json
@@ -109,6 +114,7 @@ class Limits:
     grace: float = 3.0
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
+    send_timeout: float | None = 30.0  # seconds a send may wait for a client that does not read
     allowed_origins: Sequence[str] = LOCAL_ORIGINS
     token: str | None = field(default=None, repr=False)
 
@@ -147,12 +153,12 @@ def serving_options(app: Any, **explicit: Any) -> dict[str, Any]:
 # -- the checks, one function each ---------------------------------------------
 
 
-def _origin_parts(origin: str) -> tuple[str, str, int | None] | None:
+def _origin_parts(origin: str, pattern: bool = False) -> tuple[str, str, int | None] | None:
     """``(scheme, host, port)`` of an origin, or None if it is not one.
 
-    A port of ``*`` (only meaningful in an allowed pattern) gives None.
+    In an allowed ``pattern`` a port of ``*`` means any port (given as None).
     """
-    any_port = origin.endswith(":*")
+    any_port = pattern and origin.endswith(":*")
     try:
         parts = urlsplit(origin[:-2] if any_port else origin)
         port = parts.port
@@ -178,7 +184,7 @@ def origin_allowed(origin: str, allowed: Iterable[str]) -> bool:
     if parts is None:
         return False
     for pattern in allowed:
-        wanted = _origin_parts(pattern)
+        wanted = _origin_parts(pattern, pattern=True)
         if wanted is not None and wanted[:2] == parts[:2] and wanted[2] in (None, parts[2]):
             return True
     return False
@@ -297,21 +303,30 @@ class Guard:
 _denied: contextvars.ContextVar[bool] = contextvars.ContextVar("denied", default=False)
 
 
-class _NoFalseHandshakeError(logging.Filter):
-    """Drop uvicorn's "returned without completing handshake" error after a refusal.
+class _QuietUvicorn(logging.Filter):
+    """Keep two of uvicorn's records that are not server errors out of the error log.
 
-    uvicorn's websockets-sansio implementation (0.54) sends a refusal made
-    with the ``websocket.http.response`` extension but never marks its
-    handshake as done, so it logs that error for every such refusal (the
-    guard's 401, 403, 500 and 503 alike). The app did complete it.
-    (A fix is proposed upstream: Kludex/uvicorn pull request 3138.)
+    * "ASGI callable returned without completing handshake." after the guard
+      refused a handshake: uvicorn's websockets-sansio implementation (0.54)
+      sends a refusal made with the ``websocket.http.response`` extension but
+      never marks its handshake as done, so it logs that for every such
+      refusal (the guard's 401, 403, 500 and 503 alike). It is dropped. (A fix
+      is proposed upstream: Kludex/uvicorn pull request 3138.)
+    * "Invalid UTF-8 sequence received from client.": the same implementation
+      closes with 1007, as it should, then logs the client's bad data as a
+      server error with a traceback. It becomes an info line.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (_denied.get() and record.msg == "ASGI callable returned without completing handshake.")
+        if record.msg == "ASGI callable returned without completing handshake.":
+            return not _denied.get()
+        if record.msg == "Invalid UTF-8 sequence received from client.":
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+        return True
 
 
-logging.getLogger("uvicorn.error").addFilter(_NoFalseHandshakeError())
+logging.getLogger("uvicorn.error").addFilter(_QuietUvicorn())
 
 
 async def _deny(scope: dict[str, Any], receive: Any, send: Any, status: int, reason: str, headers: list) -> None:
@@ -352,14 +367,23 @@ class _Connection:
         self.app, self.limits, self.scope = app, limits, scope
         self._receive, self._send = receive, send
         self.accepted = self.closed = self.gone = False
+        self.sending = self.stuck = False  # a send is under way; it made no progress for send_timeout
+        self.sent = 0
         self.rate = None
         if limits.rate_limit is not None:
             burst = limits.burst or max(1, math.ceil(limits.rate_limit))
             self.rate = RateLimit(limits.rate_limit, burst, limits.grace)
 
     async def run(self) -> None:
+        watchdog = None
+        if self.limits.send_timeout:
+            watchdog = asyncio.get_running_loop().create_task(self._watch(asyncio.current_task()))
         try:
             await self.app(self.scope, self.receive, self.send)
+        except asyncio.CancelledError:
+            if not self.stuck:
+                raise
+            asyncio.current_task().uncancel()  # our watchdog's, landing just after a send
         except WebSocketDisconnect as disconnect:  # the client left: not an error
             logger.info("client left %s (close code %s)", self.scope.get("path"), disconnect.code)
         except Exception:
@@ -371,6 +395,22 @@ class _Connection:
         else:
             # uvicorn would drop the TCP connection: say goodbye properly.
             await self.close(1000, "")
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+
+    async def _watch(self, handler: asyncio.Task) -> None:
+        """Cancel the handler's send when it has made no progress for ``send_timeout`` seconds."""
+        last = -1
+        while True:
+            await asyncio.sleep(self.limits.send_timeout)
+            if self.sending and self.sent == last:
+                path, seconds = self.scope.get("path"), self.limits.send_timeout
+                logger.info("client of %s read nothing for %g s; ending its handler", path, seconds)
+                self.stuck = self.gone = True
+                handler.cancel()
+                return
+            last = self.sent
 
     async def close(self, code: int, reason: str) -> None:
         """Send a close frame unless one was sent, the client left, or there was no handshake."""
@@ -428,7 +468,17 @@ class _Connection:
             self.closed = True
         elif kind == "websocket.http.response.start":
             self.closed = True
-        await self._send(message)
+        self.sending = True
+        try:
+            await self._send(message)
+        except asyncio.CancelledError:
+            if not self.stuck:
+                raise
+            asyncio.current_task().uncancel()  # the watchdog's: the client stopped reading
+            raise _GuardClosed(f"the client read nothing for {self.limits.send_timeout:g} s") from None
+        finally:
+            self.sending = False
+        self.sent += 1
 
 
 async def _nothing() -> dict[str, Any]:

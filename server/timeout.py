@@ -15,8 +15,10 @@ What happens in each outcome:
   reply; an ack with another ``seq`` gets an error reply ``unknown_seq``
   (it still counts as a sign of life).
 * Any other text frame is echoed as ``{"type": "echo", "data": ...}``: the
-  parsed JSON value, or the text itself when it is not JSON. A binary frame
-  gets an error reply ``binary_frame``.
+  parsed JSON value, or the text itself when it is not JSON or could not go
+  back out as JSON (``1e400`` is infinity, ``"\\ud800"`` no UTF-8, nesting
+  deeper than :data:`MAX_DEPTH`). A binary frame gets an error reply
+  ``binary_frame``.
 * After ``max_missed`` heartbeats in a row go unanswered (that is, after
   ``(max_missed + 1) * idle_timeout`` seconds of silence) the server closes
   with code 4000 (:data:`HEARTBEAT_TIMEOUT`) and a reason saying so.
@@ -46,6 +48,7 @@ Two kinds of liveness check, on purpose:
 import asyncio
 import json
 import logging
+import reprlib
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -113,9 +116,41 @@ def answer(frame: str | bytes, last_seq: int) -> dict | None:
             return None
         return error_message(
             "unknown_seq",
-            f"heartbeat_ack for seq {data.get('seq')!r}, but the last heartbeat sent was {last_seq}",
+            # reprlib: a short quote, whatever the client put there.
+            f"heartbeat_ack for seq {reprlib.repr(data.get('seq'))}, but the last heartbeat sent was {last_seq}",
         )
+    if not _sendable(data):
+        data = frame
     return {"type": "echo", "data": data}
+
+
+def _sendable(data: object) -> bool:
+    """True if a parsed value can go back out as JSON text.
+
+    1e400 parses as infinity, "\\ud800" as a lone surrogate that is not
+    UTF-8, and deep nesting may pass the parser but not ``json.dumps`` in
+    the handler, further down the stack.
+    """
+    try:
+        json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
+    except (ValueError, RecursionError):
+        return False
+    return _depth(data) <= MAX_DEPTH
+
+
+#: Deepest nesting of lists and objects echoed as JSON; deeper comes back as text.
+MAX_DEPTH = 100
+
+
+def _depth(value: object) -> int:
+    """How deep lists and objects nest in a parsed JSON value (counted without recursion)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            todo.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _refuse(constant: str) -> float:
