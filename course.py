@@ -50,7 +50,9 @@ NBVAL_COMMON = [
     "loadfile",
 ]
 PYTEST_RUNS = {
-    "tests": ["tests", "-n", "2", "-p", "no:cacheprovider"],
+    # Coverage of the server package, printed per file that is not fully
+    # covered and in total (server code run by subprocesses is not counted).
+    "tests": ["tests", "-n", "2", "-p", "no:cacheprovider", "--cov=server", "--cov-report=term:skip-covered"],
     "solutions (strict nbval)": [
         "--nbval",
         "--nbval-sanitize-with",
@@ -168,6 +170,9 @@ def test(args: list[str]) -> None:
     tmpdir = Path(tempfile.mkdtemp(prefix="course-test-"))
     env = dict(os.environ, TMPDIR=str(tmpdir), TEMP=str(tmpdir), TMP=str(tmpdir))
     try:
+        say("ruff: lint and import order")
+        if subprocess.call([str(PYTHON), "-m", "ruff", "check", "."], cwd=ROOT):
+            failed.append("ruff")
         for title, pytest_args in PYTEST_RUNS.items():
             say(f"pytest: {title}")
             code = subprocess.call([str(PYTHON), "-m", "pytest", *pytest_args, *args], cwd=ROOT, env=env)
