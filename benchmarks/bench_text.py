@@ -84,11 +84,16 @@ PATTERNS = ["round trip", "pipelined"]
 # -- servers, each run in a child process ---------------------------------------
 
 
-def run_lesson(conn: Any, compression: str, limits: dict[str, Any]) -> None:
+def run_lesson(conn: Any, compression: str, limits: dict[str, Any], guarded: bool = True) -> None:
     from server.background import BackgroundServer
 
     options = {} if compression == "deflate" else {"ws_per_message_deflate": False}
     app = text.create_app(**limits)
+    if not guarded:
+        # The same app and uvicorn settings without the guard middleware
+        # (Starlette builds its middleware stack from this list on first use):
+        # what the guard alone costs is the lesson's time over this one's.
+        app.user_middleware.clear()
     with BackgroundServer(app, name="bench-text", **options) as server:
         conn.send((server.ws_url("/ws/chat"), tcp_nodelay(server), repr(app.state.limits)))
         conn.recv()  # until told to stop
@@ -140,7 +145,8 @@ def run_bare(conn: Any, compression: str) -> None:
 class Server:
     """A server in a child process: ``.url``, ``.pid``, ``.cpu()``, ``.stop()``.
 
-    ``kind`` is "lesson" or "bare"; ``limits`` go to the lesson's
+    ``kind`` is "lesson", "unguarded" (the lesson app without its guard) or
+    "bare"; ``limits`` go to the lesson's
     ``create_app``. ``.limits`` is the lesson app's, as text, and
     ``.nodelay`` whether its connections get TCP_NODELAY.
     """
@@ -151,7 +157,7 @@ class Server:
         if kind == "bare":
             target, args = run_bare, (child, compression)
         else:
-            target, args = run_lesson, (child, compression, limits)
+            target, args = run_lesson, (child, compression, limits, kind == "lesson")
         self.process = ctx.Process(target=target, args=args, daemon=True)
         self.process.start()
         if not self.conn.poll(30):
@@ -316,6 +322,13 @@ def report(results: Results, kinds: list[str], compressions: list[str]) -> None:
                 if pattern == "round trip":  # the rate a typical round trip allows: steadier on a busy machine
                     line += f", by p50 {med(bare, p50) / med(runs, p50):.2f}x"
                 print(f"  {'':<11} -> {line}; server CPU per message {med(runs, cpu) / med(bare, cpu):.2f}x")
+            if "unguarded" in kinds:
+                lesson, unguarded = results[compression, pattern, "lesson"], results[compression, pattern, "unguarded"]
+                paired = statistics.median(rate(a) / rate(b) for a, b in zip(lesson, unguarded))
+                print(
+                    f"  {'':<11} -> the guard alone: lesson/unguarded msgs/s paired {paired:.2f}x; "
+                    f"server CPU per message {med(lesson, cpu) / med(unguarded, cpu):.2f}x"
+                )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -331,7 +344,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     compressions = COMPRESSIONS if args.compression == "both" else [args.compression]
-    kinds = ["lesson", "bare"]
+    kinds = ["lesson", "unguarded", "bare"]
     load = os.getloadavg()
 
     started = time.perf_counter()
@@ -352,6 +365,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  with its default {lesson.limits}")
     nodelay = {True: "on", False: "OFF (Nagle's algorithm on)", None: "unknown"}
     print(f"  TCP_NODELAY on its connections: {nodelay[lesson.nodelay]}")
+    print("unguarded: the same app and uvicorn settings without the guard middleware")
     print(f"bare: websockets serve(), max_size={MAX_MESSAGE_SIZE}, pings as the guard's (20 s, 20 s timeout)")
     print("servers in child processes; the client is one asyncio loop in this process")
     print(f"load average before the run: {load[0]:.2f} on {os.cpu_count()} cores")
