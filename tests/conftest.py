@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psutil
 import pytest
 
 from server.background import BackgroundServer
@@ -62,3 +65,36 @@ def disk_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(os, "fsync", noting_fsync)
     monkeypatch.setattr(os, "replace", noting_replace)
     return calls
+
+
+class PeakRSS:
+    """Sample a process's resident memory every 2 ms while in the block; ``growth`` is peak minus start."""
+
+    def __init__(self, process: psutil.Process | None = None) -> None:
+        self.process = process or psutil.Process()
+        self.start = self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.002):
+            with contextlib.suppress(psutil.Error):  # the process may end first
+                self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
+
+
+@pytest.fixture
+def peak_rss() -> type[PeakRSS]:
+    """``with peak_rss(process) as rss: ...`` then ``rss.growth``: a process's peak memory growth (this one's by default)."""
+    return PeakRSS

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from websockets.sync.client import connect
 
@@ -469,34 +468,8 @@ def test_command_line_sets_the_idle_timeout(monkeypatch: pytest.MonkeyPatch, tmp
 # -- a large transfer ---------------------------------------------------------------------------
 
 
-class PeakRSS:
-    """Sample this process's RSS every 5 ms; ``growth`` is peak minus start."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.start = self.peak = self.process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth(self) -> int:
-        return self.peak - self.start
-
-
 @pytest.mark.slow
-def test_256_mib_round_trip_keeps_memory_flat(url: str, store: Path, tmp_path: Path) -> None:
+def test_256_mib_round_trip_keeps_memory_flat(url: str, store: Path, tmp_path: Path, peak_rss) -> None:
     """A 256 MiB upload and download stream: memory grows by less than 32 MiB."""
     source, hasher, block = tmp_path / "big.bin", hashlib.sha256(), os.urandom(MiB)
     with open(source, "wb") as file:
@@ -505,7 +478,7 @@ def test_256_mib_round_trip_keeps_memory_flat(url: str, store: Path, tmp_path: P
             hasher.update(chunk)
             file.write(chunk)
     try:
-        with PeakRSS() as rss:
+        with peak_rss() as rss:
             done = binary_client.upload(url, source, progress=False)
             copy = binary_client.download(url, "big.bin", tmp_path / "copy.bin", progress=False)
         assert done["size"] == 256 * MiB and done["sha256"] == hasher.hexdigest()

@@ -23,7 +23,6 @@ import select
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -472,33 +471,6 @@ class SpawnedServer:
         self.output = self.log.read_text()
 
 
-class PeakRSS:
-    """Sample a process's resident memory every 2 ms; ``growth`` is the peak over the start."""
-
-    def __init__(self, process: psutil.Process) -> None:
-        self.process = process
-        self.start = self.peak = process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.002):
-            with contextlib.suppress(psutil.Error):
-                self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth(self) -> int:
-        return self.peak - self.start
-
-
 # -- one message, one documented answer --------------------------------------------------
 
 
@@ -935,12 +907,12 @@ def test_a_client_that_never_reads_is_closed_and_frees_its_slot(hostile):
             serves_a_new_client(CHAT, url)
 
 
-def test_a_client_that_never_reads_cannot_make_the_server_buffer(hostile):
+def test_a_client_that_never_reads_cannot_make_the_server_buffer(hostile, peak_rss):
     """A client that sends 64 MiB it never reads the answers to grows the server by less than 32 MiB."""
     # A rate limit out of reach: rate_limited replies are short, and the socket buffers
     # would take all 64 MiB of their answers; long chat replies fill them at once.
     with hostile.process(CHAT, "server.text", "--rate-limit", "1e9") as server, RawClient(server.url) as stuck:
-        with PeakRSS(server.process) as rss:
+        with peak_rss(server.process) as rss:
             sent = stuck.fill(b"x" * (16 * KiB), limit=64 * MiB)
         assert sent < 64 * MiB, "the server read 64 MiB it could not answer"
         assert rss.growth < 32 * MiB, f"the server grew by {rss.growth / MiB:.1f} MiB"
@@ -949,7 +921,7 @@ def test_a_client_that_never_reads_cannot_make_the_server_buffer(hostile):
 # -- a deflate bomb ---------------------------------------------------------------------------
 
 
-def test_a_deflate_bomb_closes_with_1009_and_memory_stays_flat(hostile, ws_impl):
+def test_a_deflate_bomb_closes_with_1009_and_memory_stays_flat(hostile, ws_impl, peak_rss):
     """32 MiB of one character, compressed under the 64 KiB limit, closes with 1009; the server grows < 32 MiB."""
     bomb = b"a" * (32 * MiB)
     with hostile.process(CHAT, "server.text") as server, RawClient(server.url, compression=True) as client:
@@ -961,7 +933,7 @@ def test_a_deflate_bomb_closes_with_1009_and_memory_stays_flat(hostile, ws_impl)
         else:
             assert [e.name for e in client.protocol.extensions] == ["permessage-deflate"]
             assert len(frame) < 64 * KiB  # under the limit on the wire
-        with PeakRSS(server.process) as rss:
+        with peak_rss(server.process) as rss:
             # Written while reading: the close frame is read even if the server stops reading mid-message.
             assert client.pump(iter([frame])) == "close", "the server dropped the connection without a close frame"
         assert close_frame(client.frames)[0] == 1009
