@@ -8,6 +8,8 @@ module                    endpoint                     lesson
 ``server.json_messages``  ``/ws/json-demo``            03 JSON with Pydantic
 ``server.timeout``        ``/ws/with-timeout``         04 timeouts, heartbeats
 ``server.mixed``          ``/ws/mixed``                05 quiz: text and binary
+``server.hardening``      every endpoint               06 hardening
+``server.echo``           ``/ws/echo``                 conformance (docs/)
 ========================  ===========================  =========================
 
 ``server.background.BackgroundServer`` runs any of them on uvicorn in a
