@@ -6,12 +6,15 @@
 
 Both create a virtual environment in ``.venv`` inside the repository (ignored
 by git) and install the course into it with pip the first time, and again
-whenever ``pyproject.toml`` changes. Other commands:
+whenever ``pyproject.toml`` or ``constraints.txt`` changes. pip installs the
+exact versions in ``constraints.txt``, so that every learner of a workshop runs
+the same code. Other commands:
 
     python3 course.py exercises   regenerate exercises/ from solutions/
     python3 course.py solutions   re-execute solutions/, then regenerate exercises/
     python3 course.py bench       run the benchmarks (see benchmarks/README.md)
     python3 course.py conformance  run the Autobahn WebSocket testsuite (see docs/conformance.md)
+    python3 course.py lock        regenerate constraints.txt with the newest versions pyproject.toml allows
 
 Options after the command go to the tool it runs: ``python3 course.py lab
 --no-browser --port 8890`` to JupyterLab, ``python3 course.py test -k text``
@@ -35,6 +38,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 FIRST_NOTEBOOK = "notebooks/00_start_here.ipynb"
+# The exact version of every package the course installs (pip's -c format); `lock` writes it.
+CONSTRAINTS = ROOT / "constraints.txt"
 
 # The notebook suites: solutions are compared with their stored outputs;
 # walkthroughs and exercises only have to run (exercises fail on purpose,
@@ -72,12 +77,13 @@ def install(extra: str | None) -> None:
     """Create .venv and install the course into it, unless already done."""
     if sys.version_info < (3, 11):
         sys.exit(f"The course needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
-    pyproject = (ROOT / "pyproject.toml").read_bytes()
+    # What was installed from: the dependencies and the versions pinned for them.
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + CONSTRAINTS.read_bytes()).hexdigest()
     stamps = {name: VENV / f".installed-{name}" for name in ("lab", "test")}
 
     def current(name: str) -> bool:
         stamp = stamps[name]
-        return PYTHON.exists() and stamp.exists() and stamp.read_text() == hashlib.sha256(pyproject).hexdigest()
+        return PYTHON.exists() and stamp.exists() and stamp.read_text() == digest
 
     # The test install includes everything the lab needs.
     if current("test") or (extra is None and current("lab")):
@@ -87,8 +93,9 @@ def install(extra: str | None) -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     spec = f".[{extra}]" if extra else "."
     say(f"installing the course ({spec}) with pip; the first time takes a minute or two")
-    run([PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", spec])
-    stamps[extra or "lab"].write_text(hashlib.sha256(pyproject).hexdigest())
+    pip = [PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    run([*pip, "-c", CONSTRAINTS.relative_to(ROOT), "-e", spec])
+    stamps[extra or "lab"].write_text(digest)
 
 
 def run(command: list[os.PathLike | str]) -> int:
@@ -236,7 +243,59 @@ def conformance(args: list[str]) -> None:
     os.execv(command[0], command)
 
 
-COMMANDS = {"lab": lab, "test": test, "exercises": exercises, "solutions": solutions, "bench": bench, "conformance": conformance}
+def lock(args: list[str]) -> None:
+    """Rewrite constraints.txt: the newest versions pyproject.toml allows, pinned as pip freeze lists them.
+
+    Resolves in a fresh virtual environment in a temporary folder, deleted
+    afterwards, so that nothing already installed sways the choice. Run it
+    when a dependency's range changes, or before a workshop to move to the
+    newest releases; then run ``python3 course.py test`` and commit the file.
+    """
+    if sys.version_info < (3, 11):
+        sys.exit(f"The course needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    # The course's own requirements, not the course: pip freeze then lists everything but the course.
+    requirements = project["dependencies"] + project["optional-dependencies"]["test"]
+    with tempfile.TemporaryDirectory(prefix="course-lock-") as folder:
+        env_dir = Path(folder) / "venv"
+        venv.EnvBuilder(with_pip=True).create(env_dir)
+        python = env_dir / BIN.name / PYTHON.name
+        say("installing the newest versions pyproject.toml allows into a throwaway virtual environment")
+        run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements, *args])
+        frozen = subprocess.run(
+            [str(python), "-m", "pip", "freeze", "--disable-pip-version-check"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    pins = [line for line in frozen.splitlines() if line and not line.startswith("#")]
+    unpinned = [line for line in pins if "==" not in line or " @ " in line]
+    if unpinned:  # a package installed from a URL or a local path: a room could not install it
+        sys.exit("pip freeze listed packages without a version from an index: " + ", ".join(unpinned))
+    header = [
+        "# The exact version of every package the course installs, so that a whole room runs the same code.",
+        "# python3 course.py lab and test install with it: pip install -c constraints.txt -e '.[test]'",
+        "# Regenerate with python3 course.py lock: the newest versions pyproject.toml allows, as pip freeze",
+        "# lists them after a fresh install; tests/test_setup.py checks that every pin fits pyproject.toml.",
+        f"# Made with Python {sys.version.split()[0]} on {sys.platform}; packages only another system needs (colorama",
+        "# and pywinpty on Windows, appnope on macOS) are left to pip there.",
+    ]
+    CONSTRAINTS.write_text("\n".join(header + pins) + "\n", encoding="utf-8")
+    say(f"wrote {CONSTRAINTS.name}: {len(pins)} pins")
+
+
+COMMANDS = {
+    "lab": lab,
+    "test": test,
+    "exercises": exercises,
+    "solutions": solutions,
+    "bench": bench,
+    "conformance": conformance,
+    "lock": lock,
+}
 
 
 def main(argv: list[str]) -> None:

@@ -1,8 +1,10 @@
 """The set-up: environment.yml, the command lines, and the lab command."""
 
 import importlib.util
+import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +18,8 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,3 +203,137 @@ def test_a_test_run_leaves_no_process_and_no_temporary_file(tmp_path):
         for process in marked_processes(mark):
             with suppress(psutil.NoSuchProcess):
                 process.kill()
+
+
+# -- pinned versions, floors and the environment check ------------------------------
+
+
+def declared() -> list[Requirement]:
+    """The dependencies and test extras pyproject.toml declares."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]]
+
+
+def pins() -> dict[str, str]:
+    """constraints.txt as {canonical name: version}; every line a comment or an exact pin, each package once."""
+    found: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([0-9][A-Za-z0-9.+!-]*)", line)
+        assert match, f"constraints.txt: {line!r} is not an exact pin (name==version)"
+        name = canonicalize_name(match[1])
+        assert name not in found, f"constraints.txt pins {match[1]} twice"
+        found[name] = match[2]
+    return found
+
+
+def test_constraints_pin_every_dependency_inside_its_range():
+    """constraints.txt pins every dependency and test extra to a version pyproject.toml and environment.yml allow."""
+    pinned = pins()
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = [Requirement(d) for d in environment["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip"))]
+    for requirement in declared() + conda:
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"constraints.txt has no pin for {requirement.name}: run python3 course.py lock"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (
+            f"constraints.txt pins {requirement.name}=={pinned[name]}, outside {requirement}: run python3 course.py lock"
+        )
+
+
+def test_constraints_pin_the_whole_environment_but_not_the_course():
+    """constraints.txt pins what the dependencies bring too (as pip freeze lists it), and not the course itself."""
+    pinned = pins()
+    assert "fastapi-websocket-lessons" not in pinned
+    # A few of the packages the lessons run on without naming them: FastAPI's, Pydantic's, uvicorn's.
+    for brought in ("starlette", "pydantic-core", "anyio", "h11"):
+        assert brought in pinned, f"constraints.txt does not pin {brought}: regenerate it with python3 course.py lock"
+
+
+def test_install_pins_with_the_constraints_and_reinstalls_when_they_change(tmp_path, monkeypatch):
+    """course.py installs with pip -c constraints.txt, and installs again when constraints.txt changes."""
+    course = load_course()
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("fastapi==0.115.0\n")
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.touch()  # a venv that exists, so none is created
+    commands = []
+    for name, value in [("ROOT", tmp_path), ("VENV", python.parent.parent), ("PYTHON", python), ("CONSTRAINTS", constraints)]:
+        monkeypatch.setattr(course, name, value)
+    monkeypatch.setattr(course, "run", lambda command: commands.append([str(part) for part in command]))
+    monkeypatch.setattr(course, "say", lambda message: None)
+
+    course.install("test")
+    assert len(commands) == 1
+    pip = commands[0]
+    assert pip[pip.index("-c") + 1] == "constraints.txt" and pip[-2:] == ["-e", ".[test]"]
+    course.install("test")
+    assert len(commands) == 1, "installed again although nothing changed"
+    constraints.write_text("fastapi==0.165.0\n")
+    course.install("test")
+    assert len(commands) == 2, "not installed again after constraints.txt changed"
+
+
+def load_floors():
+    """scripts/floors.py as a module."""
+    spec = importlib.util.spec_from_file_location("floors", ROOT / "scripts" / "floors.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_floors_pin_every_dependency_to_the_lowest_version_it_allows(tmp_path):
+    """scripts/floors.py pins each dependency and test extra to its floor, and refuses one without a floor."""
+    floors = load_floors().floors()
+    requirements = declared()
+    assert len(floors) == len(requirements)
+    for pin, requirement in zip(floors, requirements):
+        name, floor = pin.split("==")
+        assert canonicalize_name(name) == canonicalize_name(requirement.name)
+        assert requirement.specifier.contains(floor)
+        assert f">={floor}" in str(requirement.specifier)
+    unbounded = tmp_path / "pyproject.toml"
+    unbounded.write_text('[project]\ndependencies = ["fastapi<1"]\n[project.optional-dependencies]\ntest = []\n')
+    with pytest.raises(ValueError, match="floor"):
+        load_floors().floors(unbounded)
+
+
+def environment_check() -> str:
+    """The code of the environment check cell in notebooks/00_start_here.ipynb."""
+    notebook = json.loads((ROOT / "notebooks" / "00_start_here.ipynb").read_text())
+    [cell] = [c for c in notebook["cells"] if c.get("id") == "start-05"]
+    return "".join(cell["source"])
+
+
+def run_environment_check(**proxy_settings: str) -> subprocess.CompletedProcess:
+    """Run the environment check as a script, with no proxy settings but ``proxy_settings``."""
+    env = {name: value for name, value in os.environ.items() if not name.lower().endswith("_proxy")}
+    env.update(proxy_settings)
+    return subprocess.run(
+        [sys.executable, "-c", environment_check()], cwd=ROOT / "notebooks", env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_environment_check_passes_and_names_what_the_lessons_rely_on():
+    """The environment check prints every declared library with its floor, uvicorn's implementation, and four ✓ lines."""
+    run = run_environment_check()
+    assert run.returncode == 0, run.stderr[-2000:]
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for requirement in map(Requirement, dependencies):
+        assert re.search(rf"^{re.escape(requirement.name)}\s+\S+\s+\(the course needs", run.stdout, re.MULTILINE)
+    assert "✓ uvicorn serves WebSockets with websockets-sansio" in run.stdout
+    assert run.stdout.count("✓") == 4, run.stdout
+
+
+def test_environment_check_tells_a_learner_behind_a_proxy_what_to_do():
+    """Behind a proxy that does not exempt 127.0.0.1, the check fails and says to set NO_PROXY, without the proxy's password."""
+    run = run_environment_check(HTTPS_PROXY="http://learner:s3cret@proxy.invalid:3128")
+    assert run.returncode != 0
+    assert "✗" in run.stdout and "NO_PROXY=127.0.0.1,localhost" in run.stdout and "proxy=None" in run.stdout
+    assert "s3cret" not in run.stdout + run.stderr
+    exempt = run_environment_check(HTTPS_PROXY="http://proxy.invalid:3128", NO_PROXY="127.0.0.1,localhost")
+    assert exempt.returncode == 0, exempt.stdout[-2000:] + exempt.stderr[-2000:]
+    assert "✓ no proxy between the client and servers on 127.0.0.1" in exempt.stdout
+
