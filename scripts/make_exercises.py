@@ -2,9 +2,10 @@
 
 ``solutions/NN_stem.ipynb`` is the single source of a lesson's exercises.
 This script writes ``exercises/NN_stem.ipynb`` from it: each answer is
-replaced by a stub, outputs are stripped, and answer and check cells are
+replaced by a stub, outputs are stripped, answer and check cells are
 tagged ``raises-exception`` so that "Run All" goes on past a stub and shows
-every check's hint. Never edit an exercise notebook by hand::
+every check's verdict, and check cells are folded. Never edit an exercise
+notebook by hand::
 
     python3 scripts/make_exercises.py             # write every exercise
     python3 scripts/make_exercises.py 01_text     # write one
@@ -13,20 +14,30 @@ every check's hint. Never edit an exercise notebook by hand::
 How a solution notebook marks its exercises:
 
 * An **answer cell** is a code cell with ``"exercise": "<short_name>"`` in its
-  metadata and exactly one block between ``### BEGIN SOLUTION`` and
-  ``### END SOLUTION``. The line after ``### BEGIN SOLUTION`` may be
-  ``# HINT: <one sentence>``. The block becomes::
+  metadata, a ``# ✎ Exercise N`` comment (N counts the answer cells from 1:
+  it is the number ``hint(N)`` and ``solution(N)`` take) and exactly one
+  block between ``### BEGIN SOLUTION`` and ``### END SOLUTION``. The block
+  opens with one ``# TASK: <what to write, not how>`` line and two or more
+  ``# HINT: <hint>`` lines, from general to specific (a comment line
+  indented by two spaces or more, ``#   ...``, continues the line above);
+  the answer follows. The block becomes::
 
       # YOUR CODE HERE
-      raise NotImplementedError("<the hint, or 'write your answer here'>")
+      raise NotImplementedError("<the task>")
 
-  indented like the ``### BEGIN SOLUTION`` line.
+  indented like the ``### BEGIN SOLUTION`` line. The hints and the answer
+  stay in the solution notebook, where ``server.hints`` reads them when a
+  learner asks (``hint(N)``, ``solution(N)``).
 * A **check cell** is a code cell with ``"checks": "<short_name>"`` in its
-  metadata, after the answer cell it checks. Every exercise has at least one.
+  metadata, after the answer cell it checks, that passes ``exercise=N`` to
+  ``checking()`` so that a failure says "stuck? hint(N)". Every exercise
+  has at least one. In the exercise it is read-only and folded
+  (``"jupyter": {"source_hidden": true}``): a click shows its code.
 * A cell tagged ``solution-only`` is left out of the exercise.
 
-Anything else (no solution block at all, an unterminated block, a block in a
-cell without an exercise name, two blocks in one cell...) raises
+Anything else (no solution block at all, an unterminated block, no task or
+fewer than two hints, a block in a cell without an exercise name, two blocks
+in one cell, an exercise numbered out of order...) raises
 :class:`SolutionError` with the notebook, the cell and what to change.
 
 The output is deterministic: the same solution gives a byte-identical
@@ -35,7 +46,7 @@ newline).
 
 Tests import this file by path (``importlib``) and use :func:`make_exercise`,
 :func:`solutions` and :func:`fill` to run every exercise with its solution
-and with a wrong answer.
+and with wrong answers.
 """
 
 from __future__ import annotations
@@ -53,15 +64,13 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from server.hints import BEGIN, END, BlockError, find_block, read_block
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
-HINT = "# HINT:"
 STUB = "# YOUR CODE HERE"
-DEFAULT_HINT = "write your answer here"
 RAISES = "raises-exception"
 SOLUTION_ONLY = "solution-only"
 
@@ -69,9 +78,9 @@ SOLUTION_ONLY = "solution-only"
 #: state, editor leftovers) stays in the solution.
 CELL_METADATA = ("exercise", "checks", "tags", "editable", "deletable")
 
-_BEGIN_RE = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*$")
-_END_RE = re.compile(r"^(?P<indent>[ \t]*)### END SOLUTION[ \t]*$")
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+_NUMBER_RE = re.compile(r"#\s*✎\s*Exercise\s+(\d+)\b")
+_CHECK_NUMBER_RE = re.compile(r"\bexercise\s*=\s*(\d+)\b")
 _STUB_RAISE_RE = re.compile(r"^raise NotImplementedError\((.*\))?$")
 
 
@@ -84,10 +93,12 @@ class Exercise:
     """One exercise of a solution notebook."""
 
     name: str
+    number: int  # its number in the notebook: 1 for the first answer cell
     cell: int  # index of the answer cell
     indent: str  # indentation of the solution block
-    hint: str
-    solution: str  # the answer, unindented, without the hint line
+    task: str  # what to write: the stub's message
+    hints: tuple[str, ...]  # from general to specific
+    solution: str  # the answer, unindented, without the TASK and HINT lines
     checks: list[int] = field(default_factory=list)  # indices of its check cells
 
 
@@ -103,48 +114,10 @@ def _where(origin: str, index: int, cell: NotebookNode) -> str:
 
 def _split_block(lines: list[str], where: str) -> tuple[int, int] | None:
     """Find the one solution block in a cell: the indices of its marker lines."""
-    blocks: list[tuple[int, int]] = []
-    start: int | None = None
-    for i, line in enumerate(lines):
-        if _BEGIN_RE.match(line):
-            if start is not None:
-                raise SolutionError(f"{where}: '{BEGIN}' on line {i + 1} inside another block (line {start + 1})")
-            start = i
-        elif _END_RE.match(line):
-            if start is None:
-                raise SolutionError(f"{where}: '{END}' on line {i + 1} without a '{BEGIN}' before it")
-            blocks.append((start, i))
-            start = None
-        elif BEGIN in line or END in line:
-            raise SolutionError(f"{where}: line {i + 1} must hold the marker alone: {line.strip()!r}")
-    if start is not None:
-        raise SolutionError(f"{where}: the block opened on line {start + 1} is never closed with '{END}'")
-    if len(blocks) > 1:
-        raise SolutionError(f"{where}: {len(blocks)} solution blocks in one cell; put one block in each answer cell")
-    return blocks[0] if blocks else None
-
-
-def _read_block(lines: list[str], begin: int, end: int, where: str) -> tuple[str, str, str]:
-    """Return the block's indentation, hint and unindented answer."""
-    indent = _BEGIN_RE.match(lines[begin])["indent"]
-    if _END_RE.match(lines[end])["indent"] != indent:
-        raise SolutionError(f"{where}: '{END}' (line {end + 1}) must be indented like '{BEGIN}' (line {begin + 1})")
-    first = begin + 1  # index of the block's first line
-    hint = DEFAULT_HINT
-    if first < end and lines[first].strip().startswith(HINT):
-        hint = lines[first].strip()[len(HINT) :].strip() or DEFAULT_HINT
-        first += 1
-    answer = []
-    for number, line in enumerate(lines[first:end], start=first + 1):
-        if not line.strip():
-            answer.append("")
-        elif line.startswith(indent):
-            answer.append(line[len(indent) :].rstrip())
-        else:
-            raise SolutionError(f"{where}: line {number} is indented less than '{BEGIN}'")
-    if not any(answer):
-        raise SolutionError(f"{where}: the solution block is empty")
-    return indent, hint, "\n".join(answer).strip("\n")
+    try:
+        return find_block(lines)
+    except BlockError as exc:
+        raise SolutionError(f"{where}: {exc}") from None
 
 
 def parse(notebook: NotebookNode, origin: str = "") -> dict[str, Exercise]:
@@ -184,8 +157,19 @@ def parse(notebook: NotebookNode, origin: str = "") -> dict[str, Exercise]:
                 raise SolutionError(f"{where}: exercise {name!r} already has an answer cell (cell {exercises[name].cell})")
             if SOLUTION_ONLY in cell.metadata.get("tags", []):
                 raise SolutionError(f"{where}: an answer cell cannot be tagged {SOLUTION_ONLY!r}")
-            indent, hint, solution = _read_block(lines, *block, where)
-            exercises[name] = Exercise(name, index, indent, hint, solution)
+            try:
+                read = read_block(lines, *block)
+            except BlockError as exc:
+                raise SolutionError(f"{where}: {exc}") from None
+            number = len(exercises) + 1
+            numbers = _NUMBER_RE.findall(cell.source)
+            if numbers != [str(number)]:
+                raise SolutionError(
+                    f"{where}: the answer cell of exercise {number} ({name!r}) should hold the comment "
+                    f"'# ✎ Exercise {number}' once (found {', '.join(numbers) or 'none'}): "
+                    "hint(N) and solution(N) count the answer cells"
+                )
+            exercises[name] = Exercise(name, number, index, read.indent, read.task, read.hints, read.answer)
         if checks is not None:
             if checks not in exercises:
                 raise SolutionError(
@@ -193,6 +177,12 @@ def parse(notebook: NotebookNode, origin: str = "") -> dict[str, Exercise]:
                 )
             if SOLUTION_ONLY in cell.metadata.get("tags", []):
                 raise SolutionError(f"{where}: a check cell cannot be tagged {SOLUTION_ONLY!r}")
+            number = exercises[checks].number
+            if _CHECK_NUMBER_RE.findall(cell.source) != [str(number)]:
+                raise SolutionError(
+                    f"{where}: a check of exercise {number} ({checks!r}) passes exercise={number} to checking(), "
+                    f"once, so that a failure says 'stuck? hint({number})'"
+                )
             exercises[checks].checks.append(index)
     if not exercises:
         raise SolutionError(f"{origin or 'the notebook'}: no solution blocks ('{BEGIN}' ... '{END}') found")
@@ -220,19 +210,19 @@ def _literal(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid Python string
 
 
-#: Stub lines longer than this are wrapped, so a hint reads whole in JupyterLab.
+#: Stub lines longer than this are wrapped, so a task reads whole in JupyterLab.
 MAX_LINE = 88
 
 
-def _stub(indent: str, hint: str) -> list[str]:
-    one_line = f"{indent}raise NotImplementedError({_literal(hint)})"
+def _stub(indent: str, task: str) -> list[str]:
+    one_line = f"{indent}raise NotImplementedError({_literal(task)})"
     if len(one_line) <= MAX_LINE:
         return [indent + STUB, one_line]
-    # Split the hint into adjacent string literals, each word keeping the
+    # Split the task into adjacent string literals, each word keeping the
     # spaces after it, so that Python joins them back into the same text.
     width = max(MAX_LINE - len(indent) - 6, 20)
     pieces = [""]
-    for token in re.findall(r"\S+\s*|\s+", hint):
+    for token in re.findall(r"\S+\s*|\s+", task):
         if pieces[-1] and len(pieces[-1]) + len(token) > width:
             pieces.append("")
         pieces[-1] += token
@@ -281,13 +271,15 @@ def make_exercise(solution: NotebookNode, origin: str = "") -> NotebookNode:
             exercise = answer_cells[index]
             lines = cell.source.splitlines()
             begin, end = _split_block(lines, "")
-            new.source = "\n".join(lines[:begin] + _stub(exercise.indent, exercise.hint) + lines[end + 1 :])
+            new.source = "\n".join(lines[:begin] + _stub(exercise.indent, exercise.task) + lines[end + 1 :])
             _tagged(new.metadata, RAISES)
         elif index in check_cells:
             _tagged(new.metadata, RAISES)
-            # Checks are the course's, not the learner's: JupyterLab keeps them read-only.
+            # Checks are the course's, not the learner's: JupyterLab keeps them
+            # read-only, and folded, so the page reads as the exercises.
             new.metadata["editable"] = False
             new.metadata["deletable"] = False
+            new.metadata["jupyter"] = NotebookNode({"source_hidden": True})
         cells.append(new)
     metadata = NotebookNode()
     if "kernelspec" in solution.metadata:
@@ -321,7 +313,7 @@ def fill(notebook: NotebookNode, answers: Mapping[str, str]) -> NotebookNode:
             if lines[i].strip() == STUB and _STUB_RAISE_RE.match(lines[i + 1].strip()):
                 indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
                 end = i + 2
-                if lines[i + 1].rstrip().endswith("NotImplementedError("):  # a wrapped hint
+                if lines[i + 1].rstrip().endswith("NotImplementedError("):  # a wrapped task
                     end = next(j for j in range(i + 2, len(lines)) if lines[j] == indent + ")") + 1
                 break
         else:

@@ -10,6 +10,10 @@ Each notebook runs in a fresh kernel with ``solutions/`` as its folder, as
 nbval runs it. Timing metadata is not recorded, so a re-run changes only
 what really changed. A cell that raises stops the run and leaves the file
 as it was. Then regenerate the exercises with ``scripts/make_exercises.py``.
+
+Check cells (``"checks"`` in their metadata) are stored folded, as in the
+exercises: a learner comparing with a solution reads the answers, and one
+click shows a check's code. A re-run folds any check cell an editor unfolded.
 """
 
 from __future__ import annotations
@@ -23,8 +27,16 @@ from nbclient import NotebookClient
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 
 
+def fold_checks(notebook: nbformat.NotebookNode) -> None:
+    """Fold the source of every check cell in JupyterLab."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "checks" in cell.metadata:
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+
+
 def run(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
+    fold_checks(notebook)
     client = NotebookClient(
         notebook,
         timeout=60,

@@ -2,7 +2,7 @@
 
 A check cell runs the learner's code and says in one line what happened::
 
-    with checking("send_and_receive", success="you sent text and read the reply"):
+    with checking("send_and_receive()", success="you sent text and read the reply", exercise=1):
         reply = send_and_receive(url, "hello")
         expect("hello" in reply, f"the reply should contain 'hello', got {reply!r}")
 
@@ -15,8 +15,10 @@ What happens in each outcome:
   connection (with its close code and reason) or any other exception
   becomes a :class:`CheckFailed` that says so.
 
-In JupyterLab a ``CheckFailed`` shows as one line starting with ``✗``, not a
-traceback: IPython prints what ``_render_traceback_()`` returns.
+With ``exercise=N`` every failure ends with where to get help, never with
+the answer: ``✗ <what went wrong> — stuck? hint(N)`` (see :mod:`server.hints`).
+In JupyterLab a ``CheckFailed`` shows as that one line, not a traceback:
+IPython prints what ``_render_traceback_()`` returns.
 
 When the exercise is an endpoint, serve it with :func:`serving` inside
 ``checking``: an exception in the learner's handler (``NotImplementedError``
@@ -78,29 +80,40 @@ def describe_refusal(exc: InvalidStatus) -> str:
 
 
 @contextmanager
-def checking(what: str, *, success: str) -> Iterator[None]:
-    """Run the learner's code for one check and turn failures into hints."""
+def checking(what: str, *, success: str, exercise: int | None = None) -> Iterator[None]:
+    """Run the learner's code for one check and turn failures into hints.
+
+    ``exercise`` is the exercise's number in the notebook: each failure then
+    says how to ask for a hint.
+    """
     try:
         yield
-    except CheckFailed:
-        raise
-    except NotImplementedError as exc:
-        hint = f": {exc}" if str(exc) else ""
-        raise CheckFailed(f"{what} is not written yet{hint}") from None
-    except TimeoutError:
-        raise CheckFailed(
+    except Exception as exc:
+        verdict = _verdict_of(what, exc)
+        if exercise is not None:
+            verdict = f"{verdict} — stuck? hint({exercise})"
+        raise CheckFailed(verdict) from None
+    print(f"✓ {success}")
+
+
+def _verdict_of(what: str, exc: Exception) -> str:
+    """The one line that says what went wrong in the learner's code."""
+    if isinstance(exc, CheckFailed):
+        return str(exc)
+    if isinstance(exc, NotImplementedError):
+        return f"{what} is not written yet" + (f": {exc}" if str(exc) else "")
+    if isinstance(exc, TimeoutError):
+        return (
             f"{what}: nothing arrived in time. Is your code waiting for a message "
             "the server never sends, or did it forget to send one?"
-        ) from None
-    except ConnectionClosed as exc:
-        raise CheckFailed(f"{what}: {describe_close(exc)}") from None
-    except InvalidStatus as exc:
-        raise CheckFailed(f"{what}: {describe_refusal(exc)}") from None
-    except ConnectionRefusedError:
-        raise CheckFailed(f"{what}: no server answers at that address; run the cell that starts it") from None
-    except Exception as exc:
-        raise CheckFailed(f"{what} raised {type(exc).__name__}: {exc}") from None
-    print(f"✓ {success}")
+        )
+    if isinstance(exc, ConnectionClosed):
+        return f"{what}: {describe_close(exc)}"
+    if isinstance(exc, InvalidStatus):
+        return f"{what}: {describe_refusal(exc)}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"{what}: no server answers at that address; run the cell that starts it"
+    return f"{what} raised {type(exc).__name__}: {exc}"
 
 
 @contextmanager

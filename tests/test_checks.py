@@ -37,6 +37,32 @@ def test_a_failed_expectation_is_its_hint() -> None:
             expect(1 + 2 == 2, "expected 2, got 3")
 
 
+@pytest.mark.parametrize(
+    ("raised", "verdict"),
+    [
+        (CheckFailed("expected 2, got 3"), "expected 2, got 3"),
+        (NotImplementedError("send it"), "f() is not written yet: send it"),
+        (TimeoutError(), "f(): nothing arrived in time"),
+        (KeyError("text"), "f() raised KeyError: 'text'"),
+    ],
+)
+def test_with_an_exercise_number_every_failure_says_how_to_get_a_hint(raised: Exception, verdict: str) -> None:
+    """checking(..., exercise=3) ends each ✗ line, whatever failed, with "stuck? hint(3)"."""
+    with pytest.raises(CheckFailed) as failed:
+        with checking("f()", success="f works", exercise=3):
+            raise raised
+    assert str(failed.value).startswith(verdict)
+    assert str(failed.value).endswith(" — stuck? hint(3)")
+    assert failed.value._render_traceback_() == [f"✗ {failed.value}"]
+
+
+def test_with_an_exercise_number_a_pass_is_still_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A check that passes prints its ✓ line alone, with no hint."""
+    with checking("f()", success="f works", exercise=3):
+        expect(True, "never shown")
+    assert capsys.readouterr().out == "✓ f works\n"
+
+
 def test_serving_a_correct_app_reports_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     """An app that behaves lets the check pass, and uvicorn prints nothing."""
 

@@ -4,12 +4,13 @@ For every lesson that has a ``solutions/<stem>.ipynb``:
 
 * ``exercises/<stem>.ipynb`` is exactly what ``scripts/make_exercises.py``
   generates from it;
-* every exercise has a plausible wrong answer in
-  ``tests/wrong_answers/<stem>.py``;
-* the exercise as shipped runs, and each check says what is not written yet;
-  filled with the solutions, every check passes;
-* filled with the wrong answers, every check fails with a hint, and no other
-  cell fails.
+* every exercise has plausible wrong answers in
+  ``tests/wrong_answers/<stem>.py``, each with the words its check must say;
+* the exercise as shipped runs, and each check says what is not written yet
+  and where to get a hint; filled with the solutions, every check passes;
+* filled with the wrong answers, round by round, every answer cell runs,
+  every check fails with a line that names the mistake, and no other cell
+  fails.
 
 Lessons added to ``solutions/`` are covered without touching this file. The
 generator itself is tested on small notebooks built here.
@@ -50,16 +51,25 @@ def load_module(path: Path, name: str) -> ModuleType:
 
 
 make_exercises = load_module(ROOT / "scripts" / "make_exercises.py", "make_exercises")
+Wrong = load_module(WRONG_ANSWERS / "__init__.py", "wrong_answers").Wrong
 
 
 def solution(stem: str) -> nbformat.NotebookNode:
     return nbformat.read(SOLUTIONS / f"{stem}.ipynb", as_version=nbformat.NO_CONVERT)
 
 
-def wrong_answers(stem: str) -> dict[str, str]:
+def wrong_answers(stem: str) -> dict[str, list]:
     path = WRONG_ANSWERS / f"{stem}.py"
     assert path.exists(), f"{path.relative_to(ROOT)} is missing: it holds WRONG_ANSWERS for the lesson's exercises"
     return load_module(path, f"wrong_answers_{stem}").WRONG_ANSWERS
+
+
+def rounds(stem: str) -> int:
+    """How many runs it takes to try every wrong answer of a lesson: the most any exercise has."""
+    path = WRONG_ANSWERS / f"{stem}.py"
+    if not path.exists():
+        return 1  # test_every_exercise_has_wrong_answers_that_name_their_mistake says what is missing
+    return max((len(answers) for answers in wrong_answers(stem).values() if isinstance(answers, list)), default=1)
 
 
 def execute(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -107,50 +117,8 @@ def describe(index: int, cell: nbformat.NotebookNode) -> str:
 
 
 @pytest.mark.parametrize("stem", STEMS)
-def test_exercise_is_generated_from_its_solution(stem: str) -> None:
-    """exercises/<stem>.ipynb is what make_exercises.py writes from the solution."""
-    generated = make_exercises.generate(SOLUTIONS / f"{stem}.ipynb")
-    path = EXERCISES / f"{stem}.ipynb"
-    assert path.exists(), f"exercises/{stem}.ipynb is missing: run python3 scripts/make_exercises.py"
-    assert path.read_text(encoding="utf-8") == generated, (
-        f"exercises/{stem}.ipynb is out of date: run python3 scripts/make_exercises.py"
-    )
-
-
-def test_every_exercise_notebook_has_a_solution() -> None:
-    """No exercise notebook is left over from a solution that is gone."""
-    orphans = [path.name for path in EXERCISES.glob("*.ipynb") if not (SOLUTIONS / path.name).exists()]
-    assert not orphans, f"exercises without solutions/<stem>.ipynb: {orphans}"
-
-
-@pytest.mark.parametrize("stem", STEMS)
-def test_solution_starts_with_the_header_and_is_stored_run(stem: str) -> None:
-    """A solution opens with the restart-and-run-all header and holds the outputs of a run."""
-    notebook = solution(stem)
-    first = notebook.cells[0]
-    assert first.cell_type == "markdown" and HEADER in first.source, (
-        f"solutions/{stem}.ipynb should open with a markdown cell saying {HEADER!r} ..."
-    )
-    unrun = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and cell.execution_count is None]
-    assert not unrun, f"solutions/{stem}.ipynb is stored with outputs; cells {unrun} were not run"
-
-
-@pytest.mark.parametrize("stem", STEMS)
-def test_every_exercise_has_a_wrong_answer(stem: str) -> None:
-    """tests/wrong_answers/<stem>.py has one wrong answer per exercise, none equal to the solution."""
-    answers = make_exercises.solutions(solution(stem), f"solutions/{stem}.ipynb")
-    wrong = wrong_answers(stem)
-    assert set(wrong) == set(answers), (
-        f"WRONG_ANSWERS in tests/wrong_answers/{stem}.py should have exactly the exercises "
-        f"{sorted(answers)}; missing {sorted(set(answers) - set(wrong))}, unknown {sorted(set(wrong) - set(answers))}"
-    )
-    for name, code in wrong.items():
-        assert code.strip() and make_exercises._dedent(code) != answers[name], f"the wrong answer to {name!r} is the solution"
-
-
-@pytest.mark.parametrize("stem", STEMS)
 def test_shipped_exercise_says_what_to_write_then_passes_with_the_solutions(stem: str) -> None:
-    """Run as shipped, each check says "not written yet"; filled with the solutions, each passes.
+    """Run as shipped, each check says what to write and where to get a hint; filled with the solutions, each passes.
 
     Both runs share one kernel, one after the other, as when a learner runs
     the notebook, writes the answers and runs it again.
@@ -171,12 +139,11 @@ def test_shipped_exercise_says_what_to_write_then_passes_with_the_solutions(stem
         if role(cell) == "answer":
             assert all(e.ename == "NotImplementedError" for e in errors(cell)), f"{where} raised {errors(cell)}"
         elif role(cell) == "check":
-            hint = exercises[cell.metadata.checks].hint
+            exercise = exercises[cell.metadata.checks]
+            said = f"is not written yet: {exercise.task} — stuck? hint({exercise.number})"
             found = [(e.ename, e.evalue) for e in errors(cell)]
             assert len(found) == 1 and found[0][0] == "CheckFailed", f"{where} should fail with CheckFailed, got {found}"
-            assert f"is not written yet: {hint}" in found[0][1], (
-                f"{where} should say '... is not written yet: {hint}', got {found[0][1]!r}"
-            )
+            assert said in found[0][1], f"{where} should say '... {said}', got {found[0][1]!r}"
     for index, cell in enumerate(second_run):
         if role(cell) == "check":
             where = f"exercises/{stem}.ipynb filled with the solutions, {describe(index, cell)}"
@@ -184,29 +151,71 @@ def test_shipped_exercise_says_what_to_write_then_passes_with_the_solutions(stem
 
 
 @pytest.mark.parametrize("stem", STEMS)
-def test_wrong_answers_fail_every_check_with_a_hint(stem: str) -> None:
-    """Filled with the wrong answers, each check cell fails with a hint; nothing else fails."""
-    shipped = make_exercises.make_exercise(solution(stem))
-    filled = make_exercises.fill(shipped, wrong_answers(stem))
-    for cell in filled.cells:  # let every cell run, and look at the errors afterwards
-        if role(cell) != "other":
-            cell.metadata.setdefault("tags", []).append("raises-exception")
-    ran = execute(filled)
+def test_exercise_is_generated_from_its_solution(stem: str) -> None:
+    """exercises/<stem>.ipynb is what make_exercises.py writes from the solution."""
+    generated = make_exercises.generate(SOLUTIONS / f"{stem}.ipynb")
+    path = EXERCISES / f"{stem}.ipynb"
+    assert path.exists(), f"exercises/{stem}.ipynb is missing: run python3 scripts/make_exercises.py"
+    assert path.read_text(encoding="utf-8") == generated, (
+        f"exercises/{stem}.ipynb is out of date: run python3 scripts/make_exercises.py"
+    )
 
-    problems = []
-    for index, cell in enumerate(ran.cells):
-        where = describe(index, cell)
-        found = [(e.ename, e.evalue) for e in errors(cell)]
-        if role(cell) == "check":
-            if [name for name, _ in found] != ["CheckFailed"]:
-                problems.append(f"{where}: should fail with CheckFailed, got {found or 'no error'}")
-            elif len(found[0][1].strip()) < 15 or "is not written yet" in found[0][1]:
-                problems.append(f"{where}: the hint is not a hint: {found[0][1]!r}")
-            if "✓" in stdout(cell):
-                problems.append(f"{where}: printed ✓ with a wrong answer")
-        elif role(cell) == "other" and found:
-            problems.append(f"{where}: failed, but only answer and check cells may: {found}")
-    assert not problems, "with the wrong answers of tests/wrong_answers/{}.py:\n  {}".format(stem, "\n  ".join(problems))
+
+def test_every_exercise_notebook_has_a_solution() -> None:
+    """No exercise notebook is left over from a solution that is gone."""
+    orphans = [path.name for path in EXERCISES.glob("*.ipynb") if not (SOLUTIONS / path.name).exists()]
+    assert not orphans, f"exercises without solutions/<stem>.ipynb: {orphans}"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_solution_starts_with_the_header_and_is_stored_run(stem: str) -> None:
+    """A solution opens with the restart-and-run-all header, which says how to get hints, and holds the outputs of a run."""
+    notebook = solution(stem)
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown" and HEADER in first.source, (
+        f"solutions/{stem}.ipynb should open with a markdown cell saying {HEADER!r} ..."
+    )
+    assert "hint(" in first.source and "solution(" in first.source, (
+        f"the header of solutions/{stem}.ipynb should say how to ask for a hint and for the worked answer"
+    )
+    unrun = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and cell.execution_count is None]
+    assert not unrun, f"solutions/{stem}.ipynb is stored with outputs; cells {unrun} were not run"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_check_cells_are_folded_and_answer_cells_are_not(stem: str) -> None:
+    """Check cells are stored folded, in the solution and in the exercise; nothing else is."""
+    for folder in (SOLUTIONS, EXERCISES):
+        notebook = nbformat.read(folder / f"{stem}.ipynb", as_version=4)
+        for index, cell in enumerate(notebook.cells):
+            folded = cell.metadata.get("jupyter", {}).get("source_hidden", False)
+            assert folded == (role(cell) == "check"), (
+                f"{folder.name}/{stem}.ipynb, {describe(index, cell)}: "
+                + ("a check cell should be folded; run scripts/run_solutions.py" if not folded else "only check cells are folded")
+            )
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_every_exercise_has_wrong_answers_that_name_their_mistake(stem: str) -> None:
+    """tests/wrong_answers/<stem>.py has wrong answers for every exercise, none the solution, each with the words of its hint."""
+    answers = make_exercises.solutions(solution(stem), f"solutions/{stem}.ipynb")
+    wrong = wrong_answers(stem)
+    assert set(wrong) == set(answers), (
+        f"WRONG_ANSWERS in tests/wrong_answers/{stem}.py should have exactly the exercises "
+        f"{sorted(answers)}; missing {sorted(set(answers) - set(wrong))}, unknown {sorted(set(wrong) - set(answers))}"
+    )
+    for name, answers_to_name in wrong.items():
+        assert answers_to_name, f"no wrong answer to {name!r}"
+        codes = [make_exercises._dedent(w.code) for w in answers_to_name]
+        assert len(set(codes)) == len(codes), f"two wrong answers to {name!r} are the same code"
+        for number, w in enumerate(answers_to_name, start=1):
+            assert isinstance(w, Wrong), f"wrong answer {number} to {name!r} should be a Wrong(code, says=[...])"
+            assert w.code.strip() and make_exercises._dedent(w.code) != answers[name], (
+                f"wrong answer {number} to {name!r} is the solution"
+            )
+            assert w.says and all(isinstance(word, str) and word.strip() for word in w.says), (
+                f"wrong answer {number} to {name!r} should say which words its check's ✗ line must contain"
+            )
 
 
 # -- the generator --------------------------------------------------------------
@@ -216,7 +225,10 @@ ANSWER = '''\
 def double(x: int) -> int:
     """Return twice x."""
     ### BEGIN SOLUTION
-    # HINT: multiply by two.
+    # TASK: return twice x.
+    # HINT: Twice is the same number added to itself,
+    #   or multiplied.
+    # HINT: Multiply by two.
     result = x * 2
 
     return result
@@ -227,8 +239,17 @@ print("defined")'''
 
 CHECK = '''\
 """Check that double() doubles."""
-with checking("double()", success="it doubles"):
+with checking("double()", success="it doubles", exercise=1):
     expect(double(2) == 4, "double(2) should be 4")'''
+
+#: What a block needs before its answer: a task and two hints.
+TASK_AND_HINTS = "# TASK: t\n# HINT: h1\n# HINT: h2\n"
+
+
+def block(body: str, header: str = TASK_AND_HINTS, indent: str = "") -> str:
+    """An answer cell: the exercise's number, then one solution block with body as its answer."""
+    lines = ["### BEGIN SOLUTION", *header.splitlines(), *body.splitlines(), "### END SOLUTION"]
+    return "\n".join(["# ✎ Exercise 1", *(indent + line if line else line for line in lines)])
 
 
 def tiny_solution(answer: str = ANSWER, check: str = CHECK) -> nbformat.NotebookNode:
@@ -252,35 +273,44 @@ def tiny_solution(answer: str = ANSWER, check: str = CHECK) -> nbformat.Notebook
     return notebook
 
 
-def test_a_solution_block_becomes_a_stub_with_its_hint() -> None:
-    """The block becomes YOUR CODE HERE and a NotImplementedError with the hint, at the block's indentation."""
+def test_a_solution_block_becomes_a_stub_with_its_task() -> None:
+    """The block becomes YOUR CODE HERE and a NotImplementedError with the task, at the block's indentation."""
     exercise = make_exercises.make_exercise(tiny_solution())
     assert exercise.cells[2].source == (
         "# ✎ Exercise 1\n"
         "def double(x: int) -> int:\n"
         '    """Return twice x."""\n'
         "    # YOUR CODE HERE\n"
-        '    raise NotImplementedError("multiply by two.")\n'
+        '    raise NotImplementedError("return twice x.")\n'
         "\n\n"
         'print("defined")'
     )
 
 
-def test_a_block_without_a_hint_gets_the_generic_one() -> None:
-    """Without a # HINT: line the stub says 'write your answer here'."""
-    answer = "### BEGIN SOLUTION\nvalue = 42\n### END SOLUTION"
-    exercise = make_exercises.make_exercise(tiny_solution(answer))
-    assert exercise.cells[2].source == '# YOUR CODE HERE\nraise NotImplementedError("write your answer here")'
+def test_task_hints_and_answer_are_read_apart() -> None:
+    """The TASK line is the task, the HINT lines (with their continuation lines) the hints in order, the rest the answer."""
+    exercise = make_exercises.parse(tiny_solution())["double"]
+    assert (exercise.number, exercise.task) == (1, "return twice x.")
+    assert exercise.hints == ("Twice is the same number added to itself, or multiplied.", "Multiply by two.")
+    assert exercise.solution == "result = x * 2\n\nreturn result"
 
 
-def test_a_hint_with_quotes_stays_valid_python() -> None:
-    """A hint holding quotes and backslashes is written as a valid string literal."""
-    answer = '    ### BEGIN SOLUTION\n    # HINT: send "hi" or \'hi\', then a \\n.\n    pass\n    ### END SOLUTION'
+def test_the_exercise_holds_neither_the_hints_nor_the_answer() -> None:
+    """No hint and no line of the answer is anywhere in the generated exercise."""
+    text = make_exercises.dumps(make_exercises.make_exercise(tiny_solution()))
+    for leftover in ["Twice is", "or multiplied", "Multiply by two", "x * 2", "return result", "# HINT", "# TASK"]:
+        assert leftover not in text
+
+
+def test_a_task_with_quotes_stays_valid_python() -> None:
+    """A task holding quotes and backslashes is written as a valid string literal."""
+    hints = "# HINT: h1\n# HINT: h2\n"
+    answer = block("pass", f"# TASK: send \"hi\" or 'hi', then a \\n.\n{hints}", indent="    ")
     source = make_exercises.make_exercise(tiny_solution(answer)).cells[2].source
     namespace: dict = {}
     with pytest.raises(NotImplementedError, match=r"""send "hi" or 'hi', then a \\n\."""):
         exec("def f():\n" + source + "\nf()", namespace)
-    answer = '### BEGIN SOLUTION\n# HINT: send "hi".\npass\n### END SOLUTION'
+    answer = block("pass", f'# TASK: send "hi".\n{hints}')
     source = make_exercises.make_exercise(tiny_solution(answer)).cells[2].source
     assert source.endswith("""raise NotImplementedError('send "hi".')"""), "double quotes alone read better in single ones"
 
@@ -300,7 +330,13 @@ def test_the_exercise_has_no_outputs_and_only_lesson_metadata() -> None:
     }
     assert code[0].metadata == {}
     assert code[1].metadata == {"exercise": "double", "tags": ["raises-exception"]}
-    assert code[2].metadata == {"checks": "double", "tags": ["raises-exception"], "editable": False, "deletable": False}
+    assert code[2].metadata == {
+        "checks": "double",
+        "tags": ["raises-exception"],
+        "editable": False,
+        "deletable": False,
+        "jupyter": {"source_hidden": True},
+    }
     assert [cell.id for cell in exercise.cells] == ["cell-0", "cell-1", "cell-2", "cell-3"]
 
 
@@ -324,11 +360,23 @@ def test_fill_puts_answers_in_place_of_the_stubs() -> None:
     """fill() indents each answer like its stub and drops the raises-exception tags of filled exercises."""
     source = tiny_solution()
     filled = make_exercises.fill(make_exercises.make_exercise(source), make_exercises.solutions(source))
-    assert filled.cells[2].source == source.cells[2].source.replace(
-        "    ### BEGIN SOLUTION\n    # HINT: multiply by two.\n", ""
-    ).replace("    ### END SOLUTION\n", "")
+    assert filled.cells[2].source == (
+        "# ✎ Exercise 1\n"
+        "def double(x: int) -> int:\n"
+        '    """Return twice x."""\n'
+        "    result = x * 2\n"
+        "\n"
+        "    return result\n"
+        "\n\n"
+        'print("defined")'
+    )
     assert filled.cells[2].metadata == {"exercise": "double"}
-    assert filled.cells[3].metadata == {"checks": "double", "editable": False, "deletable": False}
+    assert filled.cells[3].metadata == {
+        "checks": "double",
+        "editable": False,
+        "deletable": False,
+        "jupyter": {"source_hidden": True},
+    }
     wrong = make_exercises.fill(make_exercises.make_exercise(source), {"double": "\n    return x + 2\n"})
     assert "    # YOUR CODE HERE" not in wrong.cells[2].source
     assert '    """Return twice x."""\n    return x + 2\n' in wrong.cells[2].source
@@ -349,10 +397,18 @@ def test_fill_puts_answers_in_place_of_the_stubs() -> None:
             {"exercise": "double"},
             "2 solution blocks",
         ),
-        ("### BEGIN SOLUTION\n# HINT: nothing\n### END SOLUTION", {"exercise": "double"}, "empty"),
+        (block(""), {"exercise": "double"}, "empty"),
         ("    ### BEGIN SOLUTION\n    x = 1\n### END SOLUTION", {"exercise": "double"}, "indented like"),
-        ("    ### BEGIN SOLUTION\n    # HINT: h\nx = 1\n    ### END SOLUTION", {"exercise": "double"}, "line 3 is indented less"),
-        ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", {"exercise": "Double Me"}, "snake_case"),
+        ("    ### BEGIN SOLUTION\n    # TASK: t\nx = 1\n    ### END SOLUTION", {"exercise": "double"}, "line 3 is indented less"),
+        (block("x = 1"), {"exercise": "Double Me"}, "snake_case"),
+        (block("x = 1", header=""), {"exercise": "double"}, "must open with a '# TASK: <what to write>' line"),
+        (block("x = 1", header="# HINT: h1\n# TASK: t\n# HINT: h2"), {"exercise": "double"}, "the '# TASK:' line comes first"),
+        (block("x = 1", header="# TASK: t\n# HINT: h1"), {"exercise": "double"}, "has 1 '# HINT:' line.*at least 2"),
+        (block("x = 1\n# HINT: late"), {"exercise": "double"}, "'# HINT:' line inside the answer"),
+        (block("x = 1", header="# TASK: t\n# TASK: u\n# HINT: h1\n# HINT: h2"), {"exercise": "double"}, "one '# TASK:' line"),
+        (block("x = 1", header="# TASK:\n# HINT: h1\n# HINT: h2"), {"exercise": "double"}, "an empty '# TASK:'"),
+        (block("x = 1").replace("Exercise 1", "Exercise 2"), {"exercise": "double"}, "'# ✎ Exercise 1' once .found 2."),
+        (block("x = 1").replace("# ✎ Exercise 1\n", ""), {"exercise": "double"}, "'# ✎ Exercise 1' once .found none."),
     ],
 )
 def test_a_broken_solution_notebook_is_refused_with_a_reason(answer: str, metadata: dict, message: str) -> None:
@@ -366,7 +422,13 @@ def test_a_broken_solution_notebook_is_refused_with_a_reason(answer: str, metada
 
 
 def test_an_exercise_without_a_check_or_a_check_without_an_exercise_is_refused() -> None:
-    """Each exercise needs a check cell after it, and each check cell names an exercise."""
+    """Each exercise needs a check cell after it, and each check cell names an exercise and passes its number."""
+    notebook = tiny_solution(check=CHECK.replace(", exercise=1", ""))
+    with pytest.raises(make_exercises.SolutionError, match=r"passes exercise=1 to checking\(\)"):
+        make_exercises.make_exercise(notebook)
+    notebook = tiny_solution(check=CHECK.replace("exercise=1", "exercise=2"))
+    with pytest.raises(make_exercises.SolutionError, match=r"stuck\? hint\(1\)"):
+        make_exercises.make_exercise(notebook)
     notebook = tiny_solution()
     notebook.cells[3].metadata = {}
     with pytest.raises(make_exercises.SolutionError, match="no check cell"):
@@ -402,12 +464,76 @@ def test_check_mode_lists_stale_exercises_and_writes_nothing(tmp_path: Path, mon
     assert "out of date" in capsys.readouterr().err
 
 
-def test_a_long_hint_is_wrapped_and_keeps_its_text() -> None:
-    """A hint too long for one line becomes adjacent string literals that join back into it."""
-    hint = "open the connection with connect(url) in a with block,  then send() the text and return recv(timeout=5); " * 3
-    lines = make_exercises._stub("    ", hint.strip())
+def test_a_long_task_is_wrapped_and_keeps_its_text() -> None:
+    """A task too long for one line becomes adjacent string literals that join back into it."""
+    task = "open the connection with connect(url) in a with block,  then send() the text and return recv(timeout=5); " * 3
+    lines = make_exercises._stub("    ", task.strip())
     assert all(len(line) <= make_exercises.MAX_LINE for line in lines)
     namespace: dict = {}
     with pytest.raises(NotImplementedError) as stub:
         exec("def f():\n" + "\n".join(lines) + "\nf()", namespace)
-    assert str(stub.value) == hint.strip()
+    assert str(stub.value) == task.strip()
+
+
+# -- the lessons' notebooks, filled with wrong answers -------------------------
+# The two tests that run the lessons' notebooks take most of this module's
+# time: one comes first and this one last, so that pytest-xdist, which hands
+# out neighbouring tests together, gives them to different workers.
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_wrong_answers_fail_their_check_with_the_words_of_their_mistake(stem: str) -> None:
+    """Filled with wrong answers, each answer cell runs and its check fails naming the mistake; nothing else fails.
+
+    Round N fills every exercise that has an Nth wrong answer with it and
+    leaves the others as stubs. The rounds run one after another in one
+    kernel, as when a learner runs the notebook again after each try.
+    """
+    exercises = make_exercises.parse(solution(stem), f"solutions/{stem}.ipynb")
+    shipped = make_exercises.make_exercise(solution(stem))
+    wrong = wrong_answers(stem)
+    runs = nbformat.v4.new_notebook(metadata=copy.deepcopy(shipped.metadata))
+    chosen_in: list[dict] = []  # for each cell of runs, the wrong answers of its round
+    for round_ in range(1, rounds(stem) + 1):
+        chosen = {name: answers[round_ - 1] for name, answers in wrong.items() if len(answers) >= round_}
+        filled = make_exercises.fill(shipped, {name: w.code for name, w in chosen.items()})
+        for cell in filled.cells:
+            cell.id = f"{cell.id[:50]}-round{round_}"
+            if role(cell) != "other":  # let every cell run, and look at the errors afterwards
+                cell.metadata.setdefault("tags", []).append("raises-exception")
+        runs.cells += filled.cells
+        chosen_in += [chosen] * len(filled.cells)
+    ran = execute(runs)
+
+    problems = []
+    for index, (cell, chosen) in enumerate(zip(ran.cells, chosen_in)):
+        name = cell.metadata.get("exercise") or cell.metadata.get("checks")
+        round_ = 1 + index // len(shipped.cells)
+        where = f"round {round_}, {describe(index % len(shipped.cells), cell)}"
+        found = [(e.ename, e.evalue) for e in errors(cell)]
+        if role(cell) == "other":
+            if found:
+                problems.append(f"{where}: failed, but only answer and check cells may: {found}")
+            continue
+        if name not in chosen:
+            continue  # a stub this round
+        if role(cell) == "answer":
+            if found:
+                problems.append(f"{where}: the answer cell itself raised {found}; only its check may fail")
+            continue
+        number = exercises[name].number
+        if [ename for ename, _ in found] != ["CheckFailed"]:
+            problems.append(f"{where}: should fail with CheckFailed, got {found or 'no error'}")
+            continue
+        line = found[0][1]
+        missing = [word for word in chosen[name].says if word not in line]
+        present = [word for word in chosen[name].never if word in line]
+        if missing:
+            problems.append(f"{where}: the ✗ line should name the mistake with {missing}: {line!r}")
+        if present:
+            problems.append(f"{where}: the ✗ line should not say {present}: {line!r}")
+        if "is not written yet" in line or not line.endswith(f" — stuck? hint({number})"):
+            problems.append(f"{where}: the ✗ line should end with 'stuck? hint({number})', not say 'not written yet': {line!r}")
+        if "✓" in stdout(cell):
+            problems.append(f"{where}: printed ✓ with a wrong answer")
+    assert not problems, "with the wrong answers of tests/wrong_answers/{}.py:\n  {}".format(stem, "\n  ".join(problems))

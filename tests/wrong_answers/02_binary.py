@@ -1,25 +1,83 @@
-"""Plausible wrong answers to lesson 02's exercises, one per exercise.
+"""Plausible wrong answers to lesson 02's exercises (solutions/02_binary.ipynb).
 
 See __init__.py for what the test requires.
 """
 
-WRONG_ANSWERS: dict[str, str] = {
-    # The right digest, but the whole file is read into memory at once.
-    "sha256_of": '''
+from wrong_answers import Wrong
+
+WRONG_ANSWERS: dict[str, list[Wrong]] = {
+    "sha256_of": [
+        # The right digest, but the whole file is read into memory at once.
+        Wrong(
+            """
 return hashlib.sha256(file.read()).hexdigest()
-''',
-    # The whole file in one binary frame: over chunk_size, so the server
-    # closes the connection with 1009.
-    "upload_file": '''
+""",
+            says=["sha256_of() called file.read()", "more than chunk_size bytes at once"],
+        ),
+        # Reads in pieces, but returns digest(), the raw bytes.
+        Wrong(
+            """
+digest = hashlib.sha256()
+while data := file.read(chunk_size):
+    digest.update(data)
+return digest.digest()
+""",
+            says=["should return hexdigest()", "got bytes"],
+        ),
+        # Hashes the first piece only.
+        Wrong(
+            """
+return hashlib.sha256(file.read(chunk_size)).hexdigest()
+""",
+            says=["for 10000 bytes read in pieces of 4096, expected"],
+        ),
+    ],
+    "upload_file": [
+        # The whole file in one binary frame: over chunk_size, so the server
+        # closes the connection with 1009.
+        Wrong(
+            """
 with connect(url, compression=None) as websocket:
     websocket.send(json.dumps({"type": "upload", "name": name, "size": len(data), "sha256": sha256}))
     json.loads(websocket.recv(timeout=5))
     websocket.send(data)
     return json.loads(websocket.recv(timeout=5))
-''',
-    # Assumes the first reply is always "ready": an invalid_name error
-    # has no "offset", so this raises KeyError.
-    "try_upload": '''
+""",
+            says=["closed the connection with code 1009"],
+        ),
+        # Returns the first reply after the data: for a file over 1 MiB, that
+        # is a progress report.
+        Wrong(
+            """
+with connect(url, compression=None) as websocket:
+    websocket.send(json.dumps({"type": "upload", "name": name, "size": len(data), "sha256": sha256}))
+    ready = json.loads(websocket.recv(timeout=5))
+    for start in range(ready["offset"], len(data), ready["chunk_size"]):
+        websocket.send(data[start : start + ready["chunk_size"]])
+    return json.loads(websocket.recv(timeout=5))
+""",
+            says=["bigger.bin", "skip progress reports and return the 'done' message"],
+        ),
+        # Parses each reply to look at its type, but returns the last one as text.
+        Wrong(
+            """
+with connect(url, compression=None) as websocket:
+    websocket.send(json.dumps({"type": "upload", "name": name, "size": len(data), "sha256": sha256}))
+    ready = json.loads(websocket.recv(timeout=5))
+    for start in range(ready["offset"], len(data), ready["chunk_size"]):
+        websocket.send(data[start : start + ready["chunk_size"]])
+    while json.loads(reply := websocket.recv(timeout=5))["type"] == "progress":
+        pass
+    return reply
+""",
+            says=["parsed with json.loads() (a dict)", "got str"],
+        ),
+    ],
+    "try_upload": [
+        # Assumes the first reply is always "ready": an invalid_name error
+        # has no "offset", so this raises KeyError.
+        Wrong(
+            """
 websocket.send(json.dumps({"type": "upload", "name": name, "size": len(data), "sha256": sha256}))
 ready = json.loads(websocket.recv(timeout=5))
 for start in range(ready["offset"], len(data), ready["chunk_size"]):
@@ -27,10 +85,44 @@ for start in range(ready["offset"], len(data), ready["chunk_size"]):
 while (reply := json.loads(websocket.recv(timeout=5)))["type"] == "progress":
     pass
 return reply
-''',
-    # Reads the offset but sends the file from byte 0: the server gets
-    # more than the declared size and answers size_mismatch.
-    "resume_upload": '''
+""",
+            says=["raised KeyError: 'offset'", "the first reply was an error reply, not ready", "Look at a reply's 'type' first"],
+        ),
+        # Sends the data right after the upload message, without waiting for
+        # ready: after invalid_name the data gets unexpected_binary replies of
+        # its own, which the next upload then reads as its answer.
+        Wrong(
+            """
+websocket.send(json.dumps({"type": "upload", "name": name, "size": len(data), "sha256": sha256}))
+for start in range(0, len(data), 4096):
+    websocket.send(data[start : start + 4096])
+while (reply := json.loads(websocket.recv(timeout=5)))["type"] in ("ready", "progress"):
+    pass
+return reply
+""",
+            says=["expected 'checksum_mismatch'", "unexpected_binary"],
+        ),
+        # Parses the first reply, but returns the last one as text.
+        Wrong(
+            """
+websocket.send(json.dumps({"type": "upload", "name": name, "size": len(data), "sha256": sha256}))
+reply = json.loads(websocket.recv(timeout=5))
+if reply["type"] == "error":
+    return reply
+for start in range(reply["offset"], len(data), reply["chunk_size"]):
+    websocket.send(data[start : start + reply["chunk_size"]])
+while json.loads(text := websocket.recv(timeout=5))["type"] == "progress":
+    pass
+return text
+""",
+            says=["should return the reply parsed (a dict)", "got str"],
+        ),
+    ],
+    "resume_upload": [
+        # Reads the offset but sends the file from byte 0: the server gets
+        # more than the declared size and answers size_mismatch.
+        Wrong(
+            """
 with connect(url, compression=None) as websocket, open(path, "rb") as file:
     websocket.send(json.dumps({"type": "upload", "name": name, "size": size, "sha256": sha256}))
     ready = json.loads(websocket.recv(timeout=5))
@@ -39,10 +131,45 @@ with connect(url, compression=None) as websocket, open(path, "rb") as file:
     while (reply := json.loads(websocket.recv(timeout=5)))["type"] == "progress":
         pass
     return ready["offset"], reply
-''',
-    # Fixes "wb" with append mode, but keeps the article's one fixed name:
-    # two uploads at once end up interleaved in a single file.
-    "collect": '''
+""",
+            says=["more than the file's 40000 bytes", "file.seek(offset)"],
+        ),
+        # Resumes right, but returns the done message alone.
+        Wrong(
+            """
+with connect(url, compression=None) as websocket, open(path, "rb") as file:
+    websocket.send(json.dumps({"type": "upload", "name": name, "size": size, "sha256": sha256}))
+    ready = json.loads(websocket.recv(timeout=5))
+    file.seek(ready["offset"])
+    while data := file.read(ready["chunk_size"]):
+        websocket.send(data)
+    while (reply := json.loads(websocket.recv(timeout=5)))["type"] == "progress":
+        pass
+    return reply
+""",
+            says=["should return a tuple (offset, done)", "got dict"],
+        ),
+        # Returns where the file ended instead of where the server stopped.
+        Wrong(
+            """
+with connect(url, compression=None) as websocket, open(path, "rb") as file:
+    websocket.send(json.dumps({"type": "upload", "name": name, "size": size, "sha256": sha256}))
+    ready = json.loads(websocket.recv(timeout=5))
+    file.seek(ready["offset"])
+    while data := file.read(ready["chunk_size"]):
+        websocket.send(data)
+    while (reply := json.loads(websocket.recv(timeout=5)))["type"] == "progress":
+        pass
+    return file.tell(), reply
+""",
+            says=["the server held 20480 bytes", "returned 40000"],
+        ),
+    ],
+    "collect": [
+        # Fixes "wb" with append mode, but keeps the article's one fixed name:
+        # two uploads at once end up interleaved in a single file.
+        Wrong(
+            """
 await websocket.accept()
 received = 0
 try:
@@ -57,5 +184,105 @@ try:
         await websocket.send_json({"received": received})
 except WebSocketDisconnect:
     pass
-''',
+""",
+            says=["two connections should leave two files in inbox", "a file name of its own"],
+        ),
+        # Replies with the size of each frame, not the total so far.
+        Wrong(
+            """
+await websocket.accept()
+with open(inbox / f"{uuid.uuid4().hex}.bin", "ab") as file:
+    try:
+        while True:
+            frame = await receive_frame(websocket)
+            if isinstance(frame, str):
+                await websocket.send_json({"type": "error", "code": "unexpected_text", "detail": "binary frames only"})
+                continue
+            file.write(frame)
+            await websocket.send_json({"received": len(frame)})
+    except WebSocketDisconnect:
+        pass
+""",
+            says=["alice has sent 2000 bytes on this connection", "got {'received': 1000}"],
+        ),
+        # Forgets text frames: writing a str to a binary file raises TypeError.
+        Wrong(
+            """
+await websocket.accept()
+received = 0
+with open(inbox / f"{uuid.uuid4().hex}.bin", "ab") as file:
+    try:
+        while True:
+            frame = await receive_frame(websocket)
+            file.write(frame)
+            received += len(frame)
+            await websocket.send_json({"received": received})
+    except WebSocketDisconnect:
+        pass
+""",
+            says=["raised TypeError", "not 'str'"],
+        ),
+        # An error reply of its own shape for a text frame: no type, no code.
+        Wrong(
+            """
+await websocket.accept()
+received = 0
+with open(inbox / f"{uuid.uuid4().hex}.bin", "ab") as file:
+    try:
+        while True:
+            frame = await receive_frame(websocket)
+            if isinstance(frame, str):
+                await websocket.send_json({"error": "send binary frames"})
+                continue
+            file.write(frame)
+            received += len(frame)
+            await websocket.send_json({"received": received})
+    except WebSocketDisconnect:
+        pass
+""",
+            says=["a text frame should get an error reply with code 'unexpected_text'", "got {'error': 'send binary frames'}"],
+        ),
+        # Answers binary with binary: the JSON goes out in a binary frame.
+        Wrong(
+            """
+await websocket.accept()
+received = 0
+with open(inbox / f"{uuid.uuid4().hex}.bin", "ab") as file:
+    try:
+        while True:
+            frame = await receive_frame(websocket)
+            if isinstance(frame, str):
+                await websocket.send_json({"type": "error", "code": "unexpected_text", "detail": "binary frames only"})
+                continue
+            file.write(frame)
+            received += len(frame)
+            await websocket.send_bytes(json.dumps({"received": received}).encode())
+    except WebSocketDisconnect:
+        pass
+""",
+            says=["expected a JSON text frame, got a binary frame"],
+        ),
+        # A file of its own for each connection, but opened with "wb" for
+        # every frame, as the article did: each frame overwrites the last.
+        Wrong(
+            """
+await websocket.accept()
+name = f"{uuid.uuid4().hex}.bin"
+received = 0
+try:
+    while True:
+        frame = await receive_frame(websocket)
+        if isinstance(frame, str):
+            await websocket.send_json({"type": "error", "code": "unexpected_text", "detail": "binary frames only"})
+            continue
+        with open(inbox / name, "wb") as file:
+            file.write(frame)
+        received += len(frame)
+        await websocket.send_json({"received": received})
+except WebSocketDisconnect:
+    pass
+""",
+            says=["no file in inbox holds exactly what alice sent (3001 bytes)"],
+        ),
+    ],
 }
