@@ -87,7 +87,10 @@ def join_urls(app: Any, args: argparse.Namespace) -> list[str]:
     host = args.host
     if host in ("0.0.0.0", "::"):
         # Any address of this machine; show the one its name resolves to.
-        host = socket.gethostbyname(socket.gethostname())
+        try:
+            host = socket.gethostbyname(socket.gethostname())
+        except OSError:  # a name that does not resolve: say what to put there
+            host = "<this machine's address>"
     if ":" in host:
         host = f"[{host}]"
     query = f"?token={args.token}" if args.token else ""

@@ -398,6 +398,19 @@ def test_join_url_carries_the_token():
     assert cli.join_urls(text.create_app(), given) == ["ws://192.168.1.20:8123/ws/chat?token=s3cret"]
 
 
+def test_join_url_on_every_address_names_this_machine(monkeypatch):
+    """Bound to 0.0.0.0, the join URL shows an address others can type, or says to put one there."""
+    given = args("--host", "0.0.0.0", "--port", "8123", "--token", "t")
+    monkeypatch.setattr(cli.socket, "gethostbyname", lambda name: "192.168.1.20")
+    assert cli.join_urls(text.create_app(), given) == ["ws://192.168.1.20:8123/ws/chat?token=t"]
+
+    def unresolvable(name):
+        raise OSError("no such name")
+
+    monkeypatch.setattr(cli.socket, "gethostbyname", unresolvable)
+    assert cli.join_urls(text.create_app(), given) == ["ws://<this machine's address>:8123/ws/chat?token=t"]
+
+
 def test_command_line_limits_and_token_reach_the_server():
     """python -m server.text --token T --max-message-size N serves with both."""
     with socket.socket() as probe:
