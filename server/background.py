@@ -378,6 +378,7 @@ class BackgroundServer:
         finally:
             sock.close()
             try:
+                _cancel_leftover_tasks(loop)
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()
@@ -387,6 +388,24 @@ class BackgroundServer:
         if errors.messages:
             message += ": " + " | ".join(m.strip() for m in errors.messages)
         return message
+
+
+def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop, timeout: float = 2.0) -> None:
+    """Cancel what uvicorn left running (a keepalive, a protocol's closing task), as asyncio.run does.
+
+    A task still pending when its loop closes is reported later, whenever the
+    garbage collector finds it ("Task was destroyed but it is pending!"),
+    in the log of whatever runs then.
+    """
+    tasks = asyncio.all_tasks(loop)
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.wait(tasks, timeout=timeout))
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved, so that asyncio does not log it as never retrieved
 
 
 def running_servers() -> list[BackgroundServer]:
