@@ -7,7 +7,16 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from server.checks import CheckFailed, checking, expect, serving
+from server.checks import (
+    BINARY_FOR_TEXT,
+    LEFT_BEFORE_REPLY,
+    NEVER_ACCEPTED,
+    NOTHING_SENT,
+    CheckFailed,
+    checking,
+    expect,
+    serving,
+)
 
 
 def echo_app(handler) -> FastAPI:
@@ -146,3 +155,148 @@ def test_a_refused_handshake_says_why(serve, limits, path, said) -> None:
         with checking("f()", success="never"):
             connect(server.ws_url(path)).close()
     assert said in str(failed.value)
+
+
+async def echo(websocket: WebSocket):
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_text(await websocket.receive_text())
+    except WebSocketDisconnect:
+        pass
+
+
+async def text_only(websocket: WebSocket):
+    await websocket.accept()
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("bytes") is not None:
+            await websocket.close(1003, "text frames only")
+            return
+        await websocket.send_text(message["text"])
+
+
+def test_a_client_that_closes_before_reading_the_reply_is_told_so() -> None:
+    """A recv() after the with block ends: the server saw the close before its reply went out."""
+    with pytest.raises(CheckFailed, match=r"^f\(\): your client closed before reading the reply") as failed:
+        with checking("f()", success="never"), serving(echo_app(echo)) as server:
+            with connect(server.ws_url("/ws/echo")) as websocket:
+                websocket.send("hi")
+            websocket.recv(timeout=5)
+    assert "your code closed the connection with code 1000" in str(failed.value)
+    assert str(failed.value).startswith(f"f(): {LEFT_BEFORE_REPLY}")
+
+
+def test_a_binary_frame_where_text_was_expected_is_named() -> None:
+    """A server that closes on an unanswered binary frame: the verdict names the frame, then the close."""
+    with pytest.raises(CheckFailed) as failed:
+        with checking("f()", success="never"), serving(echo_app(text_only)) as server:
+            with connect(server.ws_url("/ws/echo")) as websocket:
+                websocket.send(b"hi")
+                websocket.recv(timeout=5)
+    assert str(failed.value) == f"f(): {BINARY_FOR_TEXT} (the server closed the connection with code 1003 (text frames only))"
+
+
+def test_a_client_that_receives_before_sending_is_asked_whether_it_sent() -> None:
+    """A timeout on a connection where the server received nothing asks "did you send before receiving?"."""
+    with pytest.raises(CheckFailed) as failed:
+        with checking("f()", success="never", exercise=2), serving(echo_app(echo)) as server:
+            with connect(server.ws_url("/ws/echo")) as websocket:
+                websocket.recv(timeout=0.2)
+                websocket.send("hi")
+    assert str(failed.value) == f"f(): {NOTHING_SENT} — stuck? hint(2)"
+
+
+def test_a_timeout_after_a_message_is_not_blamed_on_the_client() -> None:
+    """When the server received the client's message and stayed silent, the timeout gets the plain verdict."""
+
+    async def silent(websocket: WebSocket):
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.receive_text()
+        except WebSocketDisconnect:
+            pass
+
+    with pytest.raises(CheckFailed, match=r"^f\(\): nothing arrived in time"):
+        with checking("f()", success="never"), serving(echo_app(silent)) as server:
+            with connect(server.ws_url("/ws/echo")) as websocket:
+                websocket.send("hi")
+                websocket.recv(timeout=0.2)
+
+
+async def returns_at_once(websocket: WebSocket):
+    return
+
+
+async def receives_first(websocket: WebSocket):
+    await websocket.receive_text()
+
+
+async def sends_first(websocket: WebSocket):
+    await websocket.send_text("hi")
+
+
+@pytest.mark.parametrize(
+    ("handler", "client"),
+    [
+        (returns_at_once, "the server refused the handshake with HTTP 500"),
+        (receives_first, "it raised "),
+        (sends_first, "it raised "),
+    ],
+)
+def test_a_handler_that_never_accepts_is_told_so(handler, client: str) -> None:
+    """A handler that returns, receives or sends without accept() gets "your handler never called accept()"."""
+    with pytest.raises(CheckFailed) as failed:
+        with checking("your endpoint", success="never"), serving(echo_app(handler)) as server:
+            with connect(server.ws_url("/ws/echo")) as websocket:
+                websocket.send("hi")
+                websocket.recv(timeout=5)
+    assert str(failed.value).startswith(f"your endpoint: {NEVER_ACCEPTED} ({client}")
+
+
+def test_a_handler_that_refuses_before_accept_is_not_said_to_forget_it(serve) -> None:
+    """Closing before accept() is a refusal: the verdict is the refused handshake."""
+
+    async def refusing(websocket: WebSocket):
+        await websocket.close(1008)
+
+    with pytest.raises(CheckFailed, match=r"^f\(\): the server refused the handshake with HTTP 403"):
+        with checking("f()", success="never"), serving(echo_app(refusing)) as server:
+            connect(server.ws_url("/ws/echo")).close()
+
+
+def test_watching_a_running_server_diagnoses_what_it_saw(serve) -> None:
+    """checking(..., watch=server) explains a client's mistake from a server started earlier, then stops watching."""
+    from server import text
+
+    server = serve(text.create_app())
+    app = server._server.config.loaded_app
+    with pytest.raises(CheckFailed) as failed:
+        with checking("f()", success="never", exercise=1, watch=server):
+            with connect(server.ws_url("/ws/chat")) as websocket:
+                websocket.send("hi")
+            websocket.recv(timeout=5)
+    assert str(failed.value).startswith(f"f(): {LEFT_BEFORE_REPLY}")
+    assert str(failed.value).endswith(" — stuck? hint(1)")
+    assert server._server.config.loaded_app is app
+    with pytest.raises(CheckFailed) as failed:
+        with checking("f()", success="never", watch=server):
+            with connect(server.ws_url("/ws/chat")) as websocket:
+                websocket.send("hi".encode())
+                websocket.recv(timeout=5)
+    assert str(failed.value) == f"f(): {BINARY_FOR_TEXT} (the server closed the connection with code 1003 (text frames only))"
+
+
+def test_watching_a_server_lets_a_good_client_pass(serve, capsys: pytest.CaptureFixture[str]) -> None:
+    """A client that sends, then reads its reply, passes a watched check."""
+    from server import text
+
+    server = serve(text.create_app())
+    with checking("f()", success="read it", watch=server):
+        with connect(server.ws_url("/ws/chat")) as websocket:
+            websocket.send("hi")
+            expect(websocket.recv(timeout=5).endswith("Server received: hi"), "no reply")
+    assert capsys.readouterr().out == "✓ read it\n"

@@ -15,7 +15,28 @@ with connect(url) as websocket:
     websocket.send(text.encode())
     return websocket.recv(timeout=5)
 """,
-            says=["closed the connection with code 1003", "text frames only"],
+            says=["binary frame where it expected text", "closed the connection with code 1003", "text frames only"],
+        ),
+        # Reads the reply after the with block: the client has closed by then,
+        # and the server saw the close arrive before its reply went out.
+        Wrong(
+            """
+with connect(url) as websocket:
+    websocket.send(text)
+return websocket.recv(timeout=5)
+""",
+            says=["your client closed before reading the reply", "your code closed the connection with code 1000"],
+        ),
+        # Waits for the server to speak first: the chat server waits for a
+        # message, so nothing arrives, and the server saw no frame at all.
+        Wrong(
+            """
+with connect(url) as websocket:
+    reply = websocket.recv(timeout=1)
+    websocket.send(text)
+    return reply
+""",
+            says=["no message arrived in time", "the server received none", "did you send before receiving?"],
         ),
         # Reads the reply but forgets to return it: the function returns None.
         Wrong(
@@ -148,6 +169,22 @@ with connect(url) as websocket:
         ),
     ],
     "upper": [
+        # Forgets accept(): receive() before it returns the handshake's
+        # "websocket.connect" message, which is neither text nor bytes.
+        Wrong(
+            """
+try:
+    while True:
+        frame = await receive_frame(websocket)
+        if isinstance(frame, bytes):
+            await websocket.close(status.WS_1003_UNSUPPORTED_DATA, "text frames only")
+            return
+        await websocket.send_text(frame.upper())
+except WebSocketDisconnect:
+    pass
+""",
+            says=["your handler never called accept()"],
+        ),
         # The article's loop: receive_text() fails on a binary frame with
         # KeyError, and a client's close escapes as WebSocketDisconnect.
         Wrong(

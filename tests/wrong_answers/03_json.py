@@ -47,6 +47,26 @@ return message
 """,
             says=["expected the reply", "'status': 'PROCESSED'"],
         ),
+        # Parses the reply after the with block: the client has closed before
+        # reading it, and the server saw the close before its reply went out.
+        Wrong(
+            """
+with connect(url) as websocket:
+    websocket.send(json.dumps({"user": user, "content": content, "timestamp": timestamp}))
+return json.loads(websocket.recv(timeout=5))
+""",
+            says=["your client closed before reading the reply"],
+        ),
+        # Waits for a greeting first: the JSON server speaks only when spoken to.
+        Wrong(
+            """
+with connect(url) as websocket:
+    greeting = websocket.recv(timeout=1)
+    websocket.send(json.dumps({"user": user, "content": content, "timestamp": timestamp}))
+    return json.loads(greeting)
+""",
+            says=["the server received none", "did you send before receiving?"],
+        ),
     ],
     "error_report": [
         # Assumes every error reply has an "errors" list; invalid_json has none.

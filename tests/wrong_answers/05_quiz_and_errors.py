@@ -153,6 +153,34 @@ return replies
 """,
             says=["each item should be a (kind, reply) tuple"],
         ),
+        # Sends every frame, then reads the replies after the with block: the
+        # client has closed by then, and the server saw its close come first.
+        Wrong(
+            """
+with connect(url) as websocket:
+    for frame in frames:
+        websocket.send(frame)
+replies = []
+for frame in frames:
+    reply = websocket.recv(timeout=5)
+    replies.append(("text" if isinstance(reply, str) else "binary", reply))
+return replies
+""",
+            says=["your client closed before reading the reply"],
+        ),
+        # Waits for the server to speak first: the quiz server only answers.
+        Wrong(
+            """
+replies = []
+with connect(url) as websocket:
+    for frame in frames:
+        reply = websocket.recv(timeout=1)
+        websocket.send(frame)
+        replies.append(("text" if isinstance(reply, str) else "binary", reply))
+return replies
+""",
+            says=["the server received none", "did you send before receiving?"],
+        ),
     ],
     "q2_verdicts": [
         # The article's answer: all four reasons hold, and 422 is what a client

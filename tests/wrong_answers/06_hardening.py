@@ -61,6 +61,19 @@ return any((url.scheme, url.hostname, url.port) == (urlsplit(e).scheme, urlsplit
         ),
     ],
     "private": [
+        # Refuses wrong tokens before accept() as it should, but then forgets
+        # accept() for the right one and reads straight away.
+        Wrong(
+            """
+given = websocket.query_params.get("token", "")
+if not hmac.compare_digest(given.encode(), TOKEN.encode()):
+    await websocket.close(status.WS_1008_POLICY_VIOLATION)
+    return
+async for message in websocket.iter_text():
+    await websocket.send_text(message)
+""",
+            says=["your handler never called accept()"],
+        ),
         # Accepts first and checks afterwards, with ==: a client without the
         # token gets a connection (then a 1008 close), and the comparison's time
         # says how much of a guess was right.
