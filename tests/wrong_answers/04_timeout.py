@@ -25,6 +25,37 @@ while True:
 """
 
 
+def _beat(on_timeout: str = "", on_message: str = "    missed = 0", disconnect: str = "        return") -> str:
+    """The heartbeat endpoint's loop with one part changed (on_timeout: what comes before sending a heartbeat)."""
+    on_timeout = on_timeout or (
+        "        if missed == MAX_MISSED:\n"
+        '            await websocket.close(timeout.HEARTBEAT_TIMEOUT, f"no reply to {MAX_MISSED} heartbeats")\n'
+        "            return"
+    )
+    return f"""
+seq = 0
+missed = 0
+while True:
+    try:
+        async with asyncio.timeout(BEAT):
+            message = await websocket.receive()
+    except TimeoutError:
+{on_timeout}
+        seq += 1
+        missed += 1
+        await websocket.send_json({{"type": "heartbeat", "seq": seq}})
+        continue
+    if message["type"] == "websocket.disconnect":
+{disconnect}
+{on_message}
+"""
+
+
+def _closing(close: str, test: str = "missed == MAX_MISSED") -> str:
+    return f"        if {test}:\n            {close}\n            return"
+
+
+_ACK_ONLY = '    if json.loads(message.get("text") or "{}").get("type") == "heartbeat_ack":\n        missed = 0'
 _CLOSE = '        await websocket.close(4001, "idle timeout")'
 _BINARY = '        await websocket.send_json({"type": "error", "code": "binary_frame", "detail": "text frames only"})'
 _ECHO = '    await websocket.send_text(message["text"])'
@@ -194,6 +225,97 @@ while True:
         Wrong(
             _quiet(_CLOSE, _BINARY, '    await websocket.send_json({"type": "echo", "data": message["text"]})'),
             says=["the endpoint should echo 'one'"],
+        ),
+    ],
+    "heartbeat_endpoint": [
+        # Counts the misses but never sets the count back: a client that acks
+        # every heartbeat is closed all the same.
+        Wrong(
+            _beat(on_message="    pass"),
+            says=["closed the client after the heartbeats [1, 2] although the client acked them"],
+        ),
+        # Forgives only a heartbeat_ack: a client that answers with other
+        # messages is closed.
+        Wrong(
+            _beat(on_message=_ACK_ONLY),
+            says=["closed a client that answered the heartbeats", "with chat messages", "not only a heartbeat_ack"],
+        ),
+        # Closes with the default code 1000: the client cannot tell a heartbeat
+        # timeout from a normal goodbye.
+        Wrong(
+            _beat(on_timeout=_closing('await websocket.close(reason=f"no reply to {MAX_MISSED} heartbeats")')),
+            says=["expected the close code 4000", "got (1000, 'no reply to 2 heartbeats')"],
+        ),
+        # Leaves the loop instead of closing: no close frame, the client sees 1006.
+        Wrong(_beat(on_timeout="        if missed == MAX_MISSED:\n            return"), says=["without a close frame (1006)"]),
+        # Off by one: waits for one heartbeat more than MAX_MISSED.
+        Wrong(
+            _beat(on_timeout=_closing('await websocket.close(timeout.HEARTBEAT_TIMEOUT, "no reply")', "missed > MAX_MISSED")),
+            says=["the endpoint sent the heartbeats [3, 4, 5]", "after MAX_MISSED (2) unanswered ones"],
+        ),
+        # The article's heartbeat: a bare text, not a typed message with a seq.
+        Wrong(
+            """
+missed = 0
+while True:
+    try:
+        async with asyncio.timeout(BEAT):
+            message = await websocket.receive()
+    except TimeoutError:
+        if missed == MAX_MISSED:
+            await websocket.close(timeout.HEARTBEAT_TIMEOUT, "no reply")
+            return
+        missed += 1
+        await websocket.send_text("HEARTBEAT")
+        continue
+    if message["type"] == "websocket.disconnect":
+        return
+    missed = 0
+""",
+            says=["should send each heartbeat as JSON text", "got 'HEARTBEAT'"],
+        ),
+        # Numbers each heartbeat by the count of misses: seqs repeat.
+        Wrong(
+            _beat().replace("seq += 1\n", "seq = missed + 1\n"),
+            says=["the heartbeats' seqs should count 1, 2, 3", "got [1, 1, 1, 2]"],
+        ),
+        # Goes on after the client left: the next receive() raises RuntimeError.
+        Wrong(
+            _beat(disconnect="        continue"),
+            says=["raised RuntimeError", "after the client left", "websocket.disconnect"],
+        ),
+        # Forgets the deadline: a silent client is never noticed.
+        Wrong(
+            _beat().replace("async with asyncio.timeout(BEAT):", "if True:"),
+            says=["the endpoint sent nothing for 2 s after the heartbeats []"],
+        ),
+        # Sends numbered heartbeats but counts nothing: the article's heartbeat with a seq.
+        Wrong(
+            _beat(on_timeout="        pass"),
+            says=["never closed the silent client", "[1, 2, 3, 4, 5, 6, 7, 8]"],
+        ),
+    ],
+    "ping_settings": [
+        # The defaults: a first Ping only after 20 s.
+        Wrong('return {"ws_ping_interval": 20, "ws_ping_timeout": 20}', says=["no Ping reached the client in 1.5 s"]),
+        # Milliseconds, where uvicorn counts seconds.
+        Wrong(
+            'return {"ws_ping_interval": 250, "ws_ping_timeout": 500}',
+            says=["no Ping reached the client", "well within a second"],
+        ),
+        # Pings often, but leaves the wait for the Pong at its default, 20 s.
+        Wrong('return {"ws_ping_interval": 0.25}', says=["Ping(s), but did not close a client that answered none"]),
+        # The keywords of harden(), which uvicorn.Config does not take.
+        Wrong(
+            'return {"ping_interval": 0.25, "ping_timeout": 0.5}',
+            says=["uvicorn refused the settings", "unexpected keyword argument 'ping_interval'", "start with ws_"],
+        ),
+        # uvicorn's command-line options, as one string.
+        Wrong('return "--ws-ping-interval 0.25 --ws-ping-timeout 0.5"', says=["should return a dict of uvicorn settings"]),
+        # No time at all for a Pong: every client is closed, even one that answers.
+        Wrong(
+            'return {"ws_ping_interval": 0.25, "ws_ping_timeout": 0}',
+            says=["also closed the client that answered every Ping", "1011", "give a Pong time to come back"],
         ),
     ],
 }
