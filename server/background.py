@@ -62,6 +62,8 @@ import os
 import socket
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -306,6 +308,25 @@ class BackgroundServer:
                 del _registry[self.name]
         if thread.is_alive():  # pragma: no cover - uvicorn ignored should_exit
             raise RuntimeError(f"server {self.name!r} did not stop")
+
+    @contextmanager
+    def wrapped(self, wrapper: Callable[[Any], Any]) -> Iterator[None]:
+        """Serve connections opened during the block through ``wrapper(app)``.
+
+        Connections opened before keep the app they had; after the block new
+        ones get the plain app again. On a stopped server it does nothing.
+        The exercise checks use it to watch what a lesson server sees.
+        """
+        config = self._server.config if self._server is not None else None
+        if config is None:
+            yield
+            return
+        app = config.loaded_app
+        config.loaded_app = wrapper(app)  # uvicorn hands it to each new connection
+        try:
+            yield
+        finally:
+            config.loaded_app = app
 
     def __enter__(self) -> BackgroundServer:
         return self.start()

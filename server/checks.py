@@ -249,17 +249,9 @@ def _settle(seen: list[Seen], timeout: float = 1) -> None:
 @contextmanager
 def watching(server: BackgroundServer) -> Iterator[list[Seen]]:
     """Record what a running server sees on the connections opened during the block."""
-    config = server._server.config if server._server is not None else None
     seen: list[Seen] = []
-    if config is None:
+    with server.wrapped(lambda app: recording(app, seen)):
         yield seen
-        return
-    app = config.loaded_app
-    config.loaded_app = recording(app, seen)  # each new connection reads it
-    try:
-        yield seen
-    finally:
-        config.loaded_app = app
 
 
 @contextmanager

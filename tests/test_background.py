@@ -368,3 +368,21 @@ def test_accepted_connections_send_small_frames_at_once():
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+def test_wrapped_serves_new_connections_through_the_wrapper_for_the_block():
+    """server.wrapped(wrapper) routes connections opened in the block through wrapper(app), then stops."""
+    seen = []
+
+    def noting(app):
+        async def noted(scope, receive, send):
+            seen.append(scope.get("path"))
+            await app(scope, receive, send)
+
+        return noted
+
+    with BackgroundServer(make_echo_app(""), name="wrapped") as server:
+        with server.wrapped(noting):
+            assert ask(server, "inside") == "inside"
+        assert ask(server, "after") == "after"
+    assert seen == ["/ws"]
