@@ -377,30 +377,28 @@ class RawClient:
                     pending = pending[self.sock.send(pending) :]
                 except (BrokenPipeError, ConnectionResetError):  # what it had sent can still be read
                     pending, writing = memoryview(b""), False
-            if readable:
-                try:
-                    data = self.sock.recv(64 * KiB)
-                except ConnectionResetError:
-                    return "reset"
-                self.feed(data)
-                if not data:
-                    return "eof"
+            if readable and (ended := self.read_once()):
+                return ended
         return "close"
 
     def texts(self) -> list[str]:
         """The text frames received so far."""
         return [frame.data.decode() for frame in self.frames if frame.opcode is Opcode.TEXT]
 
+    def read_once(self) -> str | None:
+        """Read what has arrived into ``frames``; "eof" or "reset" if the server ended TCP, else None."""
+        try:
+            data = self.sock.recv(64 * KiB)
+        except ConnectionResetError:
+            return "reset"
+        self.feed(data)
+        return None if data else "eof"
+
     def read_until_closed(self) -> str:
         """Read, answering nothing, until the server ends the TCP connection: "eof" or "reset"."""
-        while True:
-            try:
-                data = self.sock.recv(64 * KiB)
-            except ConnectionResetError:
-                return "reset"
-            self.feed(data)
-            if not data:
-                return "eof"
+        while not (ended := self.read_once()):
+            pass
+        return ended
 
     def fill(self, message: bytes, limit: int) -> int:
         """Send ``message`` as text frames, never reading, until the socket blocks or ``limit`` bytes went.
