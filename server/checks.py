@@ -38,15 +38,51 @@ side after it::
     send_and_receive(): no message arrived in time, and the server received none from your client: ...
     your /ws/upper endpoint: your handler never called accept(): ...
 
-To let a watched server see a close the client sent along with its message,
-each reply it sends waits a couple of milliseconds.
+The server's own error replies count too: a JSON error reply whose code
+names the wrong kind of frame (``unexpected_binary`` and ``binary_frame``,
+``unexpected_text``, see :data:`WRONG_KIND`) explains a client that then
+timed out, was closed or tripped over the reply (a ``KeyError`` on
+``reply["offset"]``)::
+
+    download_file(): the server received a binary frame where it expected text (KeyError: 'size')
+
+``checking(..., watch=server)`` gives the block what the server saw (a list
+of :class:`Seen`), for a check that passes on the client's side but not on
+the server's: :func:`wrong_kind` says if the server answered a frame of the
+wrong kind with an error reply.
+
+The timing of "closed before reading the reply". A watched server waits
+``pause`` (2 ms) before each reply it sends, then looks whether the
+client's close frame has arrived: uvicorn's ``websockets-sansio`` (its
+default) and ``wsproto`` implementations close the server's side of the
+connection as soon as they read one. A reply that fails because the client
+has gone counts too. So:
+
+* A client that sends its message and closes at once (its ``with`` block
+  ends before ``recv()``) is diagnosed when its close reaches the server
+  before the reply's 2 ms are up. That is always so when message and close
+  arrive in one read; when they arrive apart, the close may come as late as
+  the handler's time to make its reply plus 2 ms. A loaded machine slows
+  the handler too, which only leaves the close more time.
+* A client that waits longer than that between its message and its close
+  (a sleep, slow work) has its reply sent before its close arrives: no
+  diagnosis. Its failure is then told from the client's side (a timeout, a
+  closed connection, a wrong result): still a failure, in vaguer words.
+* A client that reads its reply before it closes is never diagnosed,
+  however fast or slow: its close can only come after the reply went out.
+  And the diagnosis is only looked for when the check has failed anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
+import io
+import json
+import os
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,6 +141,13 @@ LEFT_BEFORE_REPLY = (
     "your client closed before reading the reply: the server's answer went out after your close; "
     "call recv() inside the with block, before it ends"
 )
+TEXT_FOR_BINARY = "the server received a text frame where it expected binary"
+#: Error reply codes of the lesson servers that name the wrong kind of frame.
+WRONG_KIND = {
+    "unexpected_binary": BINARY_FOR_TEXT,  # lesson 02's file transfer
+    "binary_frame": BINARY_FOR_TEXT,  # the JSON and heartbeat servers
+    "unexpected_text": TEXT_FOR_BINARY,  # lesson 02, during an upload
+}
 NOTHING_SENT = (
     "no message arrived in time, and the server received none from your client: "
     "it was waiting for yours — did you send before receiving?"
@@ -142,6 +185,8 @@ class Seen:
     answered: bool = False
     #: The handler has returned or raised.
     ended: bool = False
+    #: The code of each JSON error reply sent ({"type": "error", "code": ...}), in order.
+    error_codes: list[str] = field(default_factory=list)
 
 
 def recording(app: Any, seen: list[Seen], *, pause: float = 0.002) -> Any:
@@ -182,6 +227,8 @@ def recording(app: Any, seen: list[Seen], *, pause: float = 0.002) -> Any:
                 conn.closed = True
             elif kind == "websocket.send" and not conn.closed:
                 conn.answered = True
+                if code := _error_code(message.get("text")):
+                    conn.error_codes.append(code)
                 await asyncio.sleep(pause)
                 if transport is not None and transport.is_closing():
                     conn.left_before_reply = True
@@ -203,29 +250,57 @@ def recording(app: Any, seen: list[Seen], *, pause: float = 0.002) -> Any:
     return recorded
 
 
+def _error_code(text: str | None) -> str | None:
+    """The code of a JSON error reply ({"type": "error", "code": ...}); None for any other text."""
+    if text is None or '"error"' not in text:
+        return None
+    try:
+        reply = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(reply, dict) and reply.get("type") == "error" and isinstance(reply.get("code"), str):
+        return reply["code"]
+    return None
+
+
+def wrong_kind(seen: list[Seen]) -> str | None:
+    """What the server said about a frame of the wrong kind, with an error reply, on any connection; None if nothing."""
+    for conn in seen:
+        for code in conn.error_codes:
+            if code in WRONG_KIND:
+                return WRONG_KIND[code]
+    return None
+
+
 def _refusing_binary(conn: Seen) -> bool:
     """The handler ends the connection on a binary frame it has not answered."""
     return bool(conn.frames) and conn.frames[-1] == "binary" and not conn.answered and not conn.client_left
 
 
-def diagnose(seen: list[Seen], exc: BaseException) -> str | None:
+def diagnose(seen: list[Seen], exc: BaseException, *, error_replies: bool = True) -> str | None:
     """What the server saw that explains the client's timeout, close or refused handshake; None if nothing.
 
     A close or a timeout is explained by the latest connection only: the
-    earlier ones of the same check may have closed as they should.
+    earlier ones of the same check may have closed as they should. So is any
+    other exception of the client's code (a ``KeyError`` on a reply), by an
+    error reply that names the wrong kind of frame (:data:`WRONG_KIND`),
+    unless ``error_replies`` is false: for a learner's own endpoint, which
+    the check may send the wrong kind of frame on purpose.
     """
     if isinstance(exc, (InvalidStatus, TimeoutError)) and any(not c.accepted and not c.closed for c in seen):
         return NEVER_ACCEPTED
-    if not seen or not isinstance(exc, (ConnectionClosed, TimeoutError)):
+    if not seen or isinstance(exc, (InvalidStatus, CheckFailed, NotImplementedError)):
         return None
     latest = seen[-1]
-    if latest.binary_refused:
-        return BINARY_FOR_TEXT
-    if latest.left_before_reply:
-        return LEFT_BEFORE_REPLY
-    if isinstance(exc, TimeoutError) and latest.accepted and not latest.frames and not latest.closed:
-        return NOTHING_SENT
-    return None
+    if isinstance(exc, (ConnectionClosed, TimeoutError)):
+        if latest.binary_refused:
+            return BINARY_FOR_TEXT
+        if latest.left_before_reply:
+            return LEFT_BEFORE_REPLY
+        if isinstance(exc, TimeoutError) and latest.accepted and not latest.frames and not latest.closed:
+            return NOTHING_SENT
+    # The client's code went on after an error reply that names the wrong kind of frame.
+    return wrong_kind([latest]) if error_replies else None
 
 
 def _client_side(exc: BaseException) -> str:
@@ -255,22 +330,28 @@ def watching(server: BackgroundServer) -> Iterator[list[Seen]]:
 
 
 @contextmanager
-def checking(what: str, *, success: str, exercise: int | None = None, watch: BackgroundServer | None = None) -> Iterator[None]:
+def checking(
+    what: str, *, success: str, exercise: int | None = None, watch: BackgroundServer | None = None
+) -> Iterator[list[Seen] | None]:
     """Run the learner's code for one check and turn failures into hints.
 
     ``exercise`` is the exercise's number in the notebook: each failure then
     says how to ask for a hint. With ``watch=server`` (a lesson server
-    running in the background) a timeout, close or refused handshake is
-    explained by what that server saw, when it saw the cause.
+    running in the background) a timeout, close or refused handshake, or an
+    exception after an error reply about the kind of frame, is explained by
+    what that server saw, when it saw the cause; the block gets the list of
+    what it saw (:class:`Seen`, one per connection), else None.
     """
     try:
         if watch is None:
-            yield
+            yield None
         else:
             with watching(watch) as seen:
                 try:
-                    yield
-                except (TimeoutError, ConnectionClosed, InvalidStatus) as exc:
+                    yield seen
+                except Exception as exc:
+                    if isinstance(exc, (CheckFailed, NotImplementedError)):
+                        raise  # the check or the stub has said what is wrong
                     _settle(seen)
                     if saw := diagnose(seen, exc):
                         raise ServerSaw(saw, _client_side(exc)) from None
@@ -279,8 +360,25 @@ def checking(what: str, *, success: str, exercise: int | None = None, watch: Bac
         verdict = _verdict_of(what, exc)
         if exercise is not None:
             verdict = f"{verdict} — stuck? hint({exercise})"
+        _tell(what, exercise, False, verdict)
         raise CheckFailed(verdict) from None
     print(f"✓ {success}")
+    _tell(what, exercise, True, success)
+
+
+#: Called after every check with ``(what, exercise, passed, line)``, where
+#: ``line`` is the ✓ or ✗ line without its mark. A workshop's reporter adds
+#: itself here; a listener must return at once, and what it raises is ignored,
+#: so it can never change or fail a check.
+listeners: list[Callable[[str, int | None, bool, str], None]] = []
+
+
+def _tell(what: str, exercise: int | None, passed: bool, line: str) -> None:
+    for listener in list(listeners):
+        try:
+            listener(what, exercise, passed, line)
+        except Exception:  # noqa: S110 - a listener never fails a check
+            pass
 
 
 def _verdict_of(what: str, exc: Exception) -> str:
@@ -343,7 +441,7 @@ def serving(app: Any, **options: Any) -> Iterator[BackgroundServer]:
         server.stop()  # joins the server: every handler has ended by now
         if raised:
             raise _verdict(*raised[0]) from None
-        if saw := diagnose(seen, exc):
+        if saw := diagnose(seen, exc, error_replies=False):
             raise ServerSaw(saw, _client_side(exc)) from None
         raise
     finally:
@@ -364,3 +462,72 @@ def _verdict(exc: Exception, conn: Seen) -> Exception:
             "escape: catch it, so that a client's close ends the loop quietly"
         )
     return exc
+
+
+class _WatchedFile:
+    """An open file whose write() notes whether it ran on an event loop's thread."""
+
+    def __init__(self, file: Any, on_loop: list[bool]) -> None:
+        self._file, self._on_loop = file, on_loop
+
+    def write(self, data: Any) -> int:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs in this thread: a worker thread
+            self._on_loop.append(False)
+        else:
+            self._on_loop.append(True)
+        return self._file.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._file)
+
+    def __enter__(self) -> _WatchedFile:
+        self._file.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._file.__exit__(*exc_info)
+
+
+@contextmanager
+def watching_writes(folder: str | os.PathLike[str]) -> Iterator[list[bool]]:
+    """Note, for each ``write()`` to a file opened under ``folder`` during the block, whether it ran on an event loop.
+
+    The list gets ``True`` for a write made in a thread where an asyncio
+    event loop is running (the handler's own thread: every connection waits
+    for it) and ``False`` for one made in a worker thread
+    (``asyncio.to_thread``, ``anyio.to_thread.run_sync``). No timing is
+    involved, so a slow machine cannot change the answer. Files opened with
+    ``open()`` (also IPython's, in a notebook), ``io.open()`` or
+    ``Path.open()`` are watched; ``os.write`` on a raw descriptor is not
+    (the list then stays empty).
+    """
+    root = os.path.realpath(folder)
+    on_loop: list[bool] = []
+
+    def watched(real_open: Any) -> Any:
+        def watched_open(*args: Any, **kwargs: Any) -> Any:
+            opened = real_open(*args, **kwargs)
+            file = args[0] if args else kwargs.get("file")
+            if isinstance(file, (str, os.PathLike)) and os.path.realpath(file).startswith(root + os.sep):
+                return _WatchedFile(opened, on_loop)
+            return opened
+
+        return watched_open
+
+    namespaces = [vars(builtins), vars(io)]
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    if shell is not None and "open" in shell.user_ns:  # IPython puts an open() of its own there
+        namespaces.append(shell.user_ns)
+    saved = [(namespace, namespace["open"]) for namespace in namespaces]
+    for namespace, real_open in saved:
+        namespace["open"] = watched(real_open)
+    try:
+        yield on_loop
+    finally:
+        for namespace, real_open in saved:
+            namespace["open"] = real_open

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import builtins
+import io
+import json
+
 import pytest
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
@@ -12,10 +17,13 @@ from server.checks import (
     LEFT_BEFORE_REPLY,
     NEVER_ACCEPTED,
     NOTHING_SENT,
+    TEXT_FOR_BINARY,
     CheckFailed,
     checking,
     expect,
     serving,
+    watching_writes,
+    wrong_kind,
 )
 
 
@@ -300,3 +308,74 @@ def test_watching_a_server_lets_a_good_client_pass(serve, capsys: pytest.Capture
             websocket.send("hi")
             expect(websocket.recv(timeout=5).endswith("Server received: hi"), "no reply")
     assert capsys.readouterr().out == "✓ read it\n"
+
+
+def test_an_error_reply_about_a_binary_frame_explains_a_keyerror(serve) -> None:
+    """A client that trips over an unexpected_binary error reply is told the server got binary where it wanted text."""
+    from server import binary
+
+    server = serve(binary.create_app(chunk_size=4096))
+    with pytest.raises(CheckFailed) as failed:
+        with checking("f()", success="never", exercise=5, watch=server):
+            with connect(server.ws_url("/ws/file-transfer")) as websocket:
+                websocket.send(json.dumps({"type": "list"}).encode())
+                json.loads(websocket.recv(timeout=5))["files"]
+    assert str(failed.value) == f"f(): {BINARY_FOR_TEXT} (KeyError: 'files') — stuck? hint(5)"
+
+
+def test_an_error_reply_about_a_text_frame_explains_a_timeout(serve) -> None:
+    """Text where an upload wants binary: the unexpected_text reply explains the client's timeout."""
+    from server import binary
+
+    server = serve(binary.create_app(chunk_size=4096))
+    request = {"type": "upload", "name": "a.bin", "size": 3, "sha256": "0" * 64}
+    with pytest.raises(CheckFailed) as failed:
+        with checking("f()", success="never", watch=server):
+            with connect(server.ws_url("/ws/file-transfer")) as websocket:
+                websocket.send(json.dumps(request))
+                websocket.recv(timeout=5)  # ready
+                websocket.send("abc")  # the data, as text
+                while json.loads(websocket.recv(timeout=0.5))["type"] != "done":
+                    pass
+    assert str(failed.value).startswith(f"f(): {TEXT_FOR_BINARY}")
+
+
+def test_a_watched_block_gets_what_the_server_saw(serve) -> None:
+    """checking(..., watch=server) hands the block the connections it saw; wrong_kind() reads their error replies."""
+    from server import timeout
+
+    server = serve(timeout.create_app(idle_timeout=30))
+    with checking("f()", success="seen", watch=server) as seen:
+        with connect(server.ws_url("/ws/with-timeout")) as websocket:
+            websocket.send("hi")
+            websocket.recv(timeout=5)
+        expect(wrong_kind(seen) is None, "a text frame is not the wrong kind")
+        with connect(server.ws_url("/ws/with-timeout")) as websocket:
+            websocket.send(b"hi")
+            websocket.recv(timeout=5)
+    assert [conn.frames for conn in seen] == [["text"], ["binary"]]
+    assert seen[1].error_codes == ["binary_frame"]
+    assert wrong_kind(seen) == BINARY_FOR_TEXT
+    with checking("f()", success="not watched") as nothing:
+        assert nothing is None
+
+
+def test_watching_writes_tells_the_loop_from_a_worker_thread(tmp_path) -> None:
+    """Writes to files under the folder are noted True on an event loop's thread, False in a worker thread."""
+
+    async def write_both(path) -> None:
+        with open(path, "ab") as file:
+            file.write(b"on the loop")
+            await asyncio.to_thread(file.write, b"in a worker")
+        with path.open("ab") as file:
+            await asyncio.to_thread(file.write, b"again")
+
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere.bin"
+    with watching_writes(tmp_path) as on_loop:
+        asyncio.run(write_both(tmp_path / "data.bin"))
+        with open(elsewhere, "wb") as file:  # not under the folder: not watched
+            file.write(b"x")
+    elsewhere.unlink()
+    assert on_loop == [True, False, False]
+    assert (tmp_path / "data.bin").read_bytes() == b"on the loopin a workeragain"
+    assert builtins.open is io.open  # both put back

@@ -165,6 +165,108 @@ with connect(url, compression=None) as websocket, open(path, "rb") as file:
             says=["the server held 20480 bytes", "returned 40000"],
         ),
     ],
+    "download_file": [
+        # Reads one binary frame, as if the file came in one: a file over
+        # chunk_size comes in several.
+        Wrong(
+            """
+websocket.send(json.dumps({"type": "download", "name": name}))
+info = json.loads(websocket.recv(timeout=5))
+with open(dest, "wb") as file:
+    file.write(websocket.recv(timeout=5))
+return info
+""",
+            says=["the copy holds 4,096 of the file's 10,000 bytes", "receive binary frames until size bytes are in"],
+        ),
+        # Stops once the bytes are in: the done message stays unread, and the
+        # next request on the connection reads it as its answer.
+        Wrong(
+            """
+websocket.send(json.dumps({"type": "download", "name": name}))
+info = json.loads(websocket.recv(timeout=5))
+received = 0
+with open(dest, "wb") as file:
+    while received < info["size"]:
+        data = websocket.recv(timeout=5)
+        file.write(data)
+        received += len(data)
+return info
+""",
+            says=["got {'type': 'done'", "read the 'done' message before you return"],
+        ),
+        # Sends the request as bytes "to be safe": the server answers a binary
+        # frame with unexpected_binary, which has no "size".
+        Wrong(
+            """
+websocket.send(json.dumps({"type": "download", "name": name}).encode())
+info = json.loads(websocket.recv(timeout=5))
+received = 0
+with open(dest, "wb") as file:
+    while received < info["size"]:
+        data = websocket.recv(timeout=5)
+        file.write(data)
+        received += len(data)
+json.loads(websocket.recv(timeout=5))
+return info
+""",
+            says=["the server received a binary frame where it expected text", "KeyError: 'size'"],
+        ),
+        # Returns the last message, done, instead of the file message.
+        Wrong(
+            """
+websocket.send(json.dumps({"type": "download", "name": name}))
+info = json.loads(websocket.recv(timeout=5))
+received = 0
+with open(dest, "wb") as file:
+    while received < info["size"]:
+        data = websocket.recv(timeout=5)
+        file.write(data)
+        received += len(data)
+return json.loads(websocket.recv(timeout=5))
+""",
+            says=["should return the server's 'file' message", "'type': 'done'"],
+        ),
+    ],
+    "too_big": [
+        # Waits for a reply as if the server answered every frame: the close
+        # comes out of recv() as ConnectionClosed.
+        Wrong(
+            """
+with connect(url, compression=None) as websocket:
+    websocket.send(json.dumps({"type": "upload", "name": name, "size": len(data), "sha256": sha256}))
+    json.loads(websocket.recv(timeout=5))
+    websocket.send(data)
+    return json.loads(websocket.recv(timeout=5))
+""",
+            says=["too_big() let ConnectionClosed escape", "code 1009", "catch it"],
+        ),
+        # Sends the data in chunks, out of habit: the server takes them all.
+        Wrong(
+            """
+with connect(url, compression=None) as websocket:
+    websocket.send(json.dumps({"type": "upload", "name": name, "size": len(data), "sha256": sha256}))
+    ready = json.loads(websocket.recv(timeout=5))
+    for start in range(0, len(data), ready["chunk_size"]):
+        websocket.send(data[start : start + ready["chunk_size"]])
+    return json.loads(websocket.recv(timeout=5))
+""",
+            says=["answered done", "in ONE frame, larger than chunk_size"],
+        ),
+        # Returns the close frame itself instead of its code and reason.
+        Wrong(
+            """
+with connect(url, compression=None) as websocket:
+    websocket.send(json.dumps({"type": "upload", "name": name, "size": len(data), "sha256": sha256}))
+    json.loads(websocket.recv(timeout=5))
+    websocket.send(data)
+    try:
+        websocket.recv(timeout=5)
+    except ConnectionClosed as closed:
+        return closed.rcvd
+""",
+            says=["should return a tuple (code, reason)", "got Close"],
+        ),
+    ],
     "collect": [
         # Fixes "wb" with append mode, but keeps the article's one fixed name:
         # two uploads at once end up interleaved in a single file.
@@ -283,6 +385,48 @@ except WebSocketDisconnect:
     pass
 """,
             says=["no file in inbox holds exactly what alice sent (3001 bytes)"],
+        ),
+        # The right file and replies, but each write runs on the event loop's
+        # thread (the lesson's old answer): every connection waits for it.
+        Wrong(
+            """
+await websocket.accept()
+received = 0
+with open(inbox / f"{uuid.uuid4().hex}.bin", "ab") as file:
+    try:
+        while True:
+            frame = await receive_frame(websocket)
+            if isinstance(frame, str):
+                await websocket.send_json({"type": "error", "code": "unexpected_text", "detail": "binary frames only"})
+                continue
+            file.write(frame)
+            received += len(frame)
+            await websocket.send_json({"received": received})
+    except WebSocketDisconnect:
+        pass
+""",
+            says=["writes to the file ran on the event loop's thread", "asyncio.to_thread(file.write, frame)"],
+        ),
+        # Calls write(frame) itself, on the loop, and hands its result (a
+        # number) to to_thread, which cannot call it.
+        Wrong(
+            """
+await websocket.accept()
+received = 0
+with open(inbox / f"{uuid.uuid4().hex}.bin", "ab") as file:
+    try:
+        while True:
+            frame = await receive_frame(websocket)
+            if isinstance(frame, str):
+                await websocket.send_json({"type": "error", "code": "unexpected_text", "detail": "binary frames only"})
+                continue
+            await asyncio.to_thread(file.write(frame))
+            received += len(frame)
+            await websocket.send_json({"received": received})
+    except WebSocketDisconnect:
+        pass
+""",
+            says=["raised TypeError", "'int' object is not callable"],
         ),
     ],
 }

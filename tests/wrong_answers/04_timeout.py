@@ -107,6 +107,22 @@ while True:
 """,
             says=["you acked the heartbeats [1, 2], not the last one (seq 3)"],
         ),
+        # Sends each ack as bytes "to be safe": the server answers a binary
+        # frame with a binary_frame error, which the loop skips as "not a
+        # heartbeat", so the client never notices.
+        Wrong(
+            """
+seqs = []
+while len(seqs) < n:
+    message = json.loads(websocket.recv(timeout=5))
+    if message["type"] != "heartbeat":
+        continue
+    seqs.append(message["seq"])
+    websocket.send(json.dumps({"type": "heartbeat_ack", "seq": message["seq"]}).encode())
+return seqs
+""",
+            says=["the server received a binary frame where it expected text", "with no .encode()"],
+        ),
     ],
     "wait_for_close": [
         # Iterating ends quietly only on a clean close (1000, 1001 or 1005 both

@@ -171,6 +171,23 @@ return replies
 """,
             says=["reply 0 should be {'user': 'ada'", "got '{"],
         ),
+        # Sends each message as bytes "to be safe": the server takes JSON in
+        # text frames only and answers binary_frame, which this loop keeps.
+        Wrong(
+            """
+replies = []
+for message in messages:
+    while True:
+        websocket.send(json.dumps(message).encode())
+        reply = json.loads(websocket.recv(timeout=5))
+        if reply.get("code") != "rate_limited":
+            break
+        time.sleep(reply["retry_after"])
+    replies.append(reply)
+return replies
+""",
+            says=["the server received a binary frame where it expected text", "with no .encode()"],
+        ),
     ],
     "send_in_pieces": [
         # Handles the 1009, but cuts the text every `limit` characters: with
@@ -246,6 +263,22 @@ with connect(url) as websocket:
 return pieces
 """,
             says=["should return the chat server's replies, one for each piece"],
+        ),
+        # Counts the limit in bytes by cutting the encoded text, and sends the
+        # byte pieces as they are: binary frames, which the chat server
+        # refuses with 1003.
+        Wrong(
+            _SEND_WHOLE
+            + """
+data = text.encode()
+replies = []
+with connect(url) as websocket:
+    for start in range(0, len(data), limit):
+        websocket.send(data[start : start + limit])
+        replies.append(websocket.recv(timeout=5))
+return replies
+""",
+            says=["the server received a binary frame where it expected text", "code 1003"],
         ),
     ],
 }
