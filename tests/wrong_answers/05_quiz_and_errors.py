@@ -43,6 +43,16 @@ def _keys_but(*wrong: str) -> list[str]:
     return [key for key in _RIGHT if key not in wrong]
 
 
+def _picks(*letters: str) -> str:
+    """A quiz answer returning these letters."""
+    return "\nreturn {" + ", ".join(map(repr, letters)) + "}\n" if letters else "\nreturn set()\n"
+
+
+def _never(*right: str) -> list[str]:
+    """A quiz's ✗ line must not name its true statements."""
+    return [f"'{letter}'" for letter in right]
+
+
 _SHOUT = """
 while True:
     message = await websocket.receive()
@@ -195,8 +205,16 @@ return replies
                 "docs_list_websocket_routes",
                 "missing_field_gives_422",
             ],
-            never=["True", "False", *_keys_but("lax_conversion_is_wanted", "model_keeps_connection_open",
-                                               "docs_list_websocket_routes", "missing_field_gives_422")],
+            never=[
+                "True",
+                "False",
+                *_keys_but(
+                    "lax_conversion_is_wanted",
+                    "model_keeps_connection_open",
+                    "docs_list_websocket_routes",
+                    "missing_field_gives_422",
+                ),
+            ],
         ),
         # One wrong verdict: FastAPI's /docs taken to list WebSocket routes.
         Wrong(
@@ -297,5 +315,61 @@ async with async_connect(url) as websocket:
 """,
             says=["should return the server's reply 'text:hi'", "got <coroutine object"],
         ),
+    ],
+    "q3_receive_message": [
+        # The article's answer: a message type of its own for each kind of frame.
+        Wrong(_picks("a"), says=["not true: 'a'", "no ASGI message has that type"], never=_never("b", "c")),
+        # Takes receive() for receive_text(): the client's close raising WebSocketDisconnect.
+        Wrong(_picks("b", "c", "d"), says=["not true: 'd'", "the client's leaving included"], never=_never("b", "c")),
+        # Knows the type, but not that "" is falsy.
+        Wrong(_picks("b"), says=["1 more statement is true as well"], never=_never("b", "c")),
+        # Letters in a string, not a set.
+        Wrong('\nreturn "bc"\n', says=["return a set of letters", "got 'bc'"], never=_never("b", "c")),
+        # A letter that is not in the table.
+        Wrong(_picks("b", "c", "f"), says=["no statement 'f' here", "from a to d"], never=_never("b", "c")),
+        # Picks nothing, to be safe.
+        Wrong(_picks(), says=["pick at least one statement"]),
+    ],
+    "q4_busy_handler": [
+        # Believes the server cancels the handler when the client leaves.
+        Wrong(_picks("a"), says=["not true: 'a'", "does not cancel a handler"], never=_never("b", "e")),
+        # The send fails, but with the client library's exception (lesson 4's mix-up).
+        Wrong(_picks("c", "e"), says=["not true: 'c'", "never reaches a FastAPI handler"], never=_never("b", "e")),
+        # Believes sends to a gone client succeed silently.
+        Wrong(_picks("d", "e"), says=["not true: 'd'", "does not return normally"], never=_never("b", "e")),
+        # Right about the send, forgets the handler that waits for something else.
+        Wrong(_picks("b"), says=["1 more statement is true as well"], never=_never("b", "e")),
+    ],
+    "q5_coroutine_in_a_cell": [
+        # Writes notebook code as a script.
+        Wrong(_picks("a"), says=["not true: 'a'", "already running in a Jupyter kernel"], never=_never("b", "c")),
+        # A loop of its own to get round the running one.
+        Wrong(_picks("b", "c", "d"), says=["not true: 'd'", "another one is running"], never=_never("b", "c")),
+        # Reaches for nest_asyncio first.
+        Wrong(_picks("b", "c", "e"), says=["not true: 'e'", "patches asyncio for the whole kernel"], never=_never("b", "c")),
+        # Knows top-level await, not why asyncio.run fails.
+        Wrong(_picks("c"), says=["1 more statement is true as well"], never=_never("b", "c")),
+    ],
+    "q6_send_from_a_thread": [
+        # Calls the coroutine function in the thread: nothing is sent.
+        Wrong(_picks("a"), says=["not true: 'a'", "only creates a coroutine object"], never=_never("c", "e")),
+        # asyncio.run in the thread: a second loop that does not own the connection.
+        Wrong(_picks("b", "c"), says=["not true: 'b'", "not thread-safe"], never=_never("c", "e")),
+        # await in the thread's plain function.
+        Wrong(_picks("c", "d", "e"), says=["not true: 'd'", "SyntaxError"], never=_never("c", "e")),
+        # Knows run_coroutine_threadsafe, not AnyIO's way.
+        Wrong(_picks("c"), says=["1 more statement is true as well"], never=_never("c", "e")),
+        # Both wrong ways at once: names each.
+        Wrong(_picks("a", "b"), says=["not true: 'a'", "'b'"], never=_never("c", "e")),
+    ],
+    "q7_invalid_query": [
+        # The article's common error: a WebSocket endpoint answers invalid input with 422.
+        Wrong(_picks("a"), says=["not true: 'a'", "422 is FastAPI's answer to an HTTP request"], never=_never("b", "c")),
+        # Believes the handler runs with a default.
+        Wrong(_picks("b", "d"), says=["not true: 'd'", "before it calls the handler"], never=_never("b", "c")),
+        # Believes FastAPI sends an error message.
+        Wrong(_picks("b", "c", "e"), says=["not true: 'e'", "sends no messages"], never=_never("b", "c")),
+        # Knows the 1008, not what the client sees of it.
+        Wrong(_picks("b"), says=["1 more statement is true as well"], never=_never("b", "c")),
     ],
 }
