@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python -m benchmarks                                  # background, binary, text, load
+    python -m benchmarks                                  # background, binary, text, load, chat
     python -m benchmarks --only text load                 # just these, in the same order
     python -m benchmarks --binary="--size-mib 64 --repeats 3" --text="--repeats 3"
 
@@ -21,10 +21,16 @@ import shlex
 import time
 import traceback
 
-from benchmarks import bench_background, bench_binary, bench_load, bench_text
+from benchmarks import bench_background, bench_binary, bench_chat, bench_load, bench_text
 
 #: In the order they run: the quick check of the helper first.
-BENCHMARKS = {"background": bench_background, "binary": bench_binary, "text": bench_text, "load": bench_load}
+BENCHMARKS = {
+    "background": bench_background,
+    "binary": bench_binary,
+    "text": bench_text,
+    "load": bench_load,
+    "chat": bench_chat,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,9 @@ each defaulting to the lesson's own.
 
 A server bound to anything but loopback (``--host 0.0.0.0``, a LAN
 address) is reachable by others, so it requires a token: ``--token``, or
-one generated at start. It prints the join URL with the token in it.
+one generated at start. It prints the join URL with the token in it, and
+for a lesson with a browser page (``app.state.page``, the chat room) the
+page's URL, which carries the token on to its WebSocket.
 """
 
 from __future__ import annotations
@@ -82,8 +84,8 @@ def limits_from(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in LIMIT_OPTIONS if getattr(args, name) is not None}
 
 
-def join_urls(app: Any, args: argparse.Namespace) -> list[str]:
-    """The URLs of the app's WebSocket endpoints, as someone else would type them."""
+def _address(args: argparse.Namespace) -> str:
+    """``host:port`` as someone else would type it."""
     host = args.host
     if host in ("0.0.0.0", "::"):
         # Any address of this machine; show the one its name resolves to.
@@ -93,15 +95,32 @@ def join_urls(app: Any, args: argparse.Namespace) -> list[str]:
             host = "<this machine's address>"
     if ":" in host:
         host = f"[{host}]"
+    return f"{host}:{args.port}"
+
+
+def join_urls(app: Any, args: argparse.Namespace) -> list[str]:
+    """The URLs of the app's WebSocket endpoints, as someone else would type them."""
     query = f"?token={args.token}" if args.token else ""
     paths = [route.path for route in getattr(app, "routes", []) if type(route).__name__ == "APIWebSocketRoute"]
-    return [f"ws://{host}:{args.port}{path}{query}" for path in paths]
+    return [f"ws://{_address(args)}{path}{query}" for path in paths]
+
+
+def page_url(app: Any, args: argparse.Namespace) -> str | None:
+    """The URL of the app's browser page (``app.state.page``) with the token, or None if it has none."""
+    path = getattr(getattr(app, "state", None), "page", None)
+    if path is None:
+        return None
+    query = f"?token={args.token}" if args.token else ""
+    return f"http://{_address(args)}{path}{query}"
 
 
 def serve(app: Any, args: argparse.Namespace, **uvicorn_options: Any) -> None:
     """Serve ``app`` in the foreground until Ctrl+C, with the settings it asks for."""
     for url in join_urls(app, args):
         print(f"join: {url}", file=sys.stderr, flush=True)
+    page = page_url(app, args)
+    if page is not None:
+        print(f"open: {page}", file=sys.stderr, flush=True)
     options = serving_options(app, ws=args.ws, **uvicorn_options)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **options)
 

@@ -15,6 +15,14 @@ What happens in each outcome:
   HTTP 403 at the handshake. No ``Origin`` at all (a program, not a browser)
   is allowed. By default only pages on this machine are
   (``http://localhost``, ``http://127.0.0.1``, ``http://[::1]``, any port).
+  With ``allow_same_origin`` a page served by this very server is allowed
+  too, whatever address it was reached by: its ``Origin`` names the same
+  host and port as the handshake's ``Host`` header, on the matching scheme
+  (``http`` page for ``ws``, ``https`` for ``wss``). A foreign page cannot
+  pass that way: the browser sets both headers, and a script cannot set
+  either, so a page from elsewhere sends its own origin and this server's
+  host. A program that forges both is no browser, carries no user's
+  cookies, and could as well send no ``Origin`` at all, which is allowed.
 * **Token.** With ``token`` set, the handshake must carry it as the
   ``token`` query parameter or an ``Authorization: Bearer`` header; a
   missing, empty or wrong token gets HTTP 401. It is compared in constant
@@ -83,6 +91,7 @@ __all__ = [
     "RateLimit",
     "harden",
     "origin_allowed",
+    "same_origin",
     "serving_options",
     "token_matches",
 ]
@@ -116,6 +125,7 @@ class Limits:
     ping_timeout: float | None = 20.0
     send_timeout: float | None = 30.0  # seconds a send may wait for a client that does not read
     allowed_origins: Sequence[str] = LOCAL_ORIGINS
+    allow_same_origin: bool = False  # also a page from this server, by whatever address (Origin matches Host)
     token: str | None = field(default=None, repr=False)
 
 
@@ -188,6 +198,21 @@ def origin_allowed(origin: str, allowed: Iterable[str]) -> bool:
         if wanted is not None and wanted[:2] == parts[:2] and wanted[2] in (None, parts[2]):
             return True
     return False
+
+
+def same_origin(scope: dict[str, Any], origin: str) -> bool:
+    """True if ``origin`` is the page origin of the server the handshake ``scope`` reached.
+
+    That is: its host and port are those of the ``Host`` header, and its
+    scheme is ``http`` for a ``ws`` handshake, ``https`` for ``wss``. Ports
+    left out count as the scheme's default (80, 443).
+    """
+    parts = _origin_parts(origin)
+    hosts = [value.decode("latin-1") for name, value in scope["headers"] if name == b"host"]
+    if parts is None or len(hosts) != 1:
+        return False
+    scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    return parts == _origin_parts(f"{scheme}://{hosts[0]}")
 
 
 def token_matches(scope: dict[str, Any], token: str) -> bool:
@@ -289,10 +314,15 @@ class Guard:
             with self._lock:
                 self.active -= 1
 
+    def _origin_ok(self, scope: dict[str, Any], origin: str) -> bool:
+        if origin_allowed(origin, self.limits.allowed_origins):
+            return True
+        return self.limits.allow_same_origin and same_origin(scope, origin)
+
     def _refusal(self, scope: dict[str, Any]) -> tuple[int, str, list] | None:
         """Why the handshake is refused, as (HTTP status, reason, headers); None if it is not."""
         origins = [value.decode("latin-1") for name, value in scope["headers"] if name == b"origin"]
-        if len(origins) > 1 or (origins and not origin_allowed(origins[0], self.limits.allowed_origins)):
+        if len(origins) > 1 or (origins and not self._origin_ok(scope, origins[0])):
             return 403, "origin not allowed", []
         if self.limits.token is not None and not token_matches(scope, self.limits.token):
             return 401, "missing or wrong token", [(b"www-authenticate", b"Bearer")]

@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 
 from server import cli, json_messages, mixed, text, timeout
 from server.background import BackgroundServer
-from server.hardening import LOCAL_ORIGINS, RateLimit, harden, origin_allowed, serving_options, token_matches
+from server.hardening import LOCAL_ORIGINS, RateLimit, harden, origin_allowed, same_origin, serving_options, token_matches
 
 # -- Origin ------------------------------------------------------------------------
 
@@ -448,3 +448,81 @@ def test_help_lists_the_limits():
     shown = subprocess.run([sys.executable, "-m", "server.text", "--help"], capture_output=True, text=True).stdout
     for option in ("--max-message-size", "--max-connections", "--rate-limit", "--ping-interval", "--token"):
         assert option in shown
+
+
+# -- same origin ---------------------------------------------------------------------
+
+
+def handshake(host: str | None, scheme: str = "ws") -> dict:
+    """The parts of a WebSocket handshake scope that same_origin reads."""
+    return {"type": "websocket", "scheme": scheme, "headers": [(b"host", host.encode())] if host is not None else []}
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "scheme"),
+    [
+        ("http://192.168.1.20:8000", "192.168.1.20:8000", "ws"),
+        ("http://course.example", "course.example", "ws"),
+        ("http://course.example:80", "COURSE.example", "ws"),
+        ("https://course.example", "course.example:443", "wss"),
+        ("http://[::1]:8000", "[::1]:8000", "ws"),
+    ],
+)
+def test_a_page_from_the_host_the_handshake_names_is_same_origin(origin, host, scheme):
+    """Same origin: the Host header's host and port, http for ws and https for wss, default ports filled in."""
+    assert same_origin(handshake(host, scheme), origin)
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "scheme"),
+    [
+        ("http://evil.example", "192.168.1.20:8000", "ws"),
+        ("http://192.168.1.20:8001", "192.168.1.20:8000", "ws"),
+        ("https://192.168.1.20:8000", "192.168.1.20:8000", "ws"),
+        ("http://course.example", "course.example", "wss"),
+        ("http://course.example.evil.example", "course.example", "ws"),
+        ("http://evil.example", "evil.example@course.example", "ws"),
+        ("null", "course.example", "ws"),
+        ("http://course.example", None, "ws"),
+        ("http://course.example/", "course.example/", "ws"),
+    ],
+)
+def test_anything_else_is_not_same_origin(origin, host, scheme):
+    """Another host, port or scheme, a look-alike, null, or no usable Host header is not same origin."""
+    assert not same_origin(handshake(host, scheme), origin)
+
+
+def connect_as(server: BackgroundServer, host: str, origin: str):
+    """Connect to ``server`` with the given Host (the URL's) and Origin headers, as a browser on that page would."""
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    return connect(f"ws://{host}/ws/chat", sock=sock, origin=origin, proxy=None)
+
+
+def test_allow_same_origin_admits_the_servers_own_page_and_still_refuses_foreign_ones(serve, ws_impl):
+    """With allow_same_origin, this server's own page gets in by any address; a foreign page gets 403."""
+    # Here the client forges Host and Origin alike, so the pair is "same origin" by
+    # construction. That is fine: only a program can send such a pair, and a program
+    # may leave Origin out altogether. A browser sets both headers itself, so a
+    # foreign page always sends its own origin next to this server's host.
+    server = serve(text.create_app(allow_same_origin=True), ws=ws_impl)
+    address = f"chat.example:{server.port}"
+    with connect_as(server, address, f"http://{address}") as websocket:
+        websocket.send("same origin")
+        assert websocket.recv(timeout=5).endswith("same origin")
+    for origin in ("http://evil.example", f"http://chat.example:{server.port + 1}", f"https://{address}", "null"):
+        with pytest.raises(InvalidStatus) as refused:
+            connect_as(server, address, origin).close()
+        assert refused.value.response.status_code == 403, origin
+    with connect(server.ws_url("/ws/chat"), origin="http://localhost:8888") as websocket:  # the local pages still
+        websocket.send("local")
+        assert websocket.recv(timeout=5).endswith("local")
+
+
+def test_without_allow_same_origin_a_page_on_another_address_is_refused(serve):
+    """By default the guard does not look at Host: a page on a LAN address needs --allow-origin."""
+    server = serve(text.create_app())
+    assert server.app.state.limits.allow_same_origin is False
+    address = f"chat.example:{server.port}"
+    with pytest.raises(InvalidStatus) as refused:
+        connect_as(server, address, f"http://{address}").close()
+    assert refused.value.response.status_code == 403
