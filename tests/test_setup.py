@@ -337,3 +337,35 @@ def test_environment_check_tells_a_learner_behind_a_proxy_what_to_do():
     assert exempt.returncode == 0, exempt.stdout[-2000:] + exempt.stderr[-2000:]
     assert "✓ no proxy between the client and servers on 127.0.0.1" in exempt.stdout
 
+
+# -- CI for whoever forks the course -------------------------------------------------
+
+
+def readme_test_command() -> str:
+    """The test command of the README's "Two commands", without its comment."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    [command] = re.findall(r"^(python3 course\.py test)\b", section, re.MULTILINE)
+    return command
+
+
+def test_ci_workflow_runs_the_readmes_test_command_on_each_supported_python():
+    """.github/workflows/tests.yml runs the README's test command and no other course.py command, on Python 3.11 to 3.13."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "tests.yml").read_text(encoding="utf-8"))
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert {"push", "pull_request"} <= set(triggers)
+    [(name, job)] = workflow["jobs"].items()
+    assert job["runs-on"] == "ubuntu-latest"
+    matrix = job["strategy"]["matrix"]
+    [setup] = [step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python@")]
+    [key] = re.fullmatch(r"\$\{\{ matrix\.([\w-]+) \}\}", setup["with"]["python-version"]).groups()
+    assert matrix[key] == ["3.11", "3.12", "3.13"], f"{matrix[key]!r}: each version quoted (YAML reads 3.10 as 3.1)"
+    floor = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert floor == f">={matrix[key][0]}", "the oldest Python tested is the oldest the course allows"
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    course_lines = [line.strip() for script in runs for line in script.splitlines() if "course.py" in line]
+    assert course_lines == [readme_test_command()]
+    # Chromium comes first, so that the browser tests run rather than fail.
+    steps = job["steps"]
+    chromium = next(i for i, step in enumerate(steps) if "chromium" in step.get("run", ""))
+    test = next(i for i, step in enumerate(steps) if course_lines[0] in step.get("run", ""))
+    assert steps.index(setup) < chromium < test
