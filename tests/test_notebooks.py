@@ -1,6 +1,8 @@
 """The notebooks as files: stored clean, complete, and linked correctly."""
 
+import importlib.util
 import re
+import sys
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -8,7 +10,11 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS = ["01_text", "02_binary", "03_json", "04_timeout", "05_quiz_and_errors", "06_hardening"]
+_spec = importlib.util.spec_from_file_location("lesson_times", ROOT / "scripts" / "lesson_times.py")
+lesson_times = sys.modules["lesson_times"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lesson_times)
+# Every lesson has a solution notebook; the test below requires the other two.
+LESSONS = lesson_times.lessons()
 ALL_NOTEBOOKS = sorted(
     p.relative_to(ROOT).as_posix() for folder in ("notebooks", "exercises", "solutions") for p in (ROOT / folder).glob("*.ipynb")
 )
@@ -101,3 +107,60 @@ def test_no_legacy_websockets_api_in_notebooks(stem):
         code = "\n".join(c.source for c in code_cells(read(f"{folder}/{stem}.ipynb")))
         assert "websockets.legacy" not in code
         assert not re.search(r"from websockets import connect|websockets\.connect\(", code)
+
+
+def test_start_page_and_readme_list_every_lesson():
+    """The start page's contents and table, and the README's lesson table, link every lesson."""
+    start = markdown(read("notebooks/00_start_here.ipynb"))
+    readme = (ROOT / "README.md").read_text()
+    for stem in LESSONS:
+        assert start.count(f"]({stem}.ipynb)") >= 2, f"00_start_here: {stem} missing from the contents or the table"
+        for folder in ("exercises", "solutions"):
+            assert f"](../{folder}/{stem}.ipynb)" in start, f"00_start_here's table has no {folder} link for {stem}"
+        assert f"](notebooks/{stem}.ipynb)" in readme, f"README's lesson table has no row for {stem}"
+
+
+@pytest.mark.parametrize("stem", LESSONS)
+def test_stated_times_match_the_lesson(stem):
+    """A walkthrough's header states reading and exercise minutes within 5 of what scripts/lesson_times.py counts."""
+    counted = lesson_times.count(stem)
+    stated = lesson_times.stated(stem)
+    assert stated, f"{stem}: no '**Time:** about R min reading, then about E min ...' line"
+    reading, practice = stated
+    assert abs(reading - counted.reading) <= 5, f"{stem}: states {reading} min reading, counted {counted.reading}"
+    assert abs(practice - counted.practice) <= 5, f"{stem}: states {practice} min of exercises, counted {counted.practice}"
+
+
+def test_start_page_states_the_course_total():
+    """The start page states the course's total reading and exercise time, as the lessons add up."""
+    rows = [lesson_times.count(stem) for stem in LESSONS]
+    reading, practice = sum(r.reading for r in rows), sum(r.practice for r in rows)
+    start = markdown(read("notebooks/00_start_here.ipynb"))
+    found = re.search(r"\*\*Time:\*\*[^\n]*?(\d+) min of reading[^\n]*?(\d+) min of exercises", start)
+    assert found, "00_start_here: no '**Time:** ... N min of reading ... M min of exercises' line"
+    assert abs(int(found[1]) - reading) <= 10, f"start page states {found[1]} min of reading, the lessons add up to {reading}"
+    assert abs(int(found[2]) - practice) <= 10, f"start page states {found[2]} min of exercises, the lessons add up to {practice}"
+
+
+def anchors(notebook) -> set[str]:
+    """The ids JupyterLab gives a notebook's headings: the heading's text, spaces turned into hyphens."""
+    found = set()
+    for line in markdown(notebook).splitlines():
+        heading = re.match(r"#{1,6}\s+(.*)", line)
+        if heading:
+            text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading[1])
+            text = text.replace("`", "").replace("**", "").replace("*", "").strip()
+            found.add(text.replace(" ", "-"))
+    return found
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS)
+def test_links_to_a_notebook_section_find_it(path):
+    """A link to a section of a notebook (file.ipynb#Section) names a heading that exists there."""
+    base = (ROOT / path).parent
+    for target in LINK.findall(markdown(read(path))):
+        file, _, anchor = target.partition("#")
+        if re.match(r"^[a-z]+:", target) or not anchor or not (file.endswith(".ipynb") or not file):
+            continue
+        target_path = (base / unquote(file)).resolve().relative_to(ROOT).as_posix() if file else path
+        assert unquote(anchor) in anchors(read(target_path)), f"{path}: no section {anchor!r} in {file}"
