@@ -14,6 +14,7 @@ the same code. Other commands:
     python3 course.py solutions   re-execute solutions/, then regenerate exercises/
     python3 course.py bench       run the benchmarks (see benchmarks/README.md)
     python3 course.py conformance  run the Autobahn WebSocket testsuite (see docs/conformance.md)
+    python3 course.py workshop    run the instructor's workshop server (see docs/instructor.md)
     python3 course.py lock        regenerate constraints.txt with the newest versions pyproject.toml allows
 
 Options after the command go to the tool it runs: ``python3 course.py lab
@@ -243,6 +244,17 @@ def conformance(args: list[str]) -> None:
     os.execv(command[0], command)
 
 
+def workshop(args: list[str]) -> None:
+    """Install, then become the workshop server (``python -m server.workshop``), options passed on."""
+    install(None)
+    command = [str(PYTHON), "-m", "server.workshop", *args]
+    if os.name == "nt":
+        raise SystemExit(run_until_stopped(command))
+    # Become the server, so that Ctrl+C reaches it alone and it shuts down cleanly.
+    os.chdir(ROOT)
+    os.execv(command[0], command)
+
+
 def lock(args: list[str]) -> None:
     """Rewrite constraints.txt: the newest versions pyproject.toml allows, pinned as pip freeze lists them.
 
@@ -294,6 +306,7 @@ COMMANDS = {
     "solutions": solutions,
     "bench": bench,
     "conformance": conformance,
+    "workshop": workshop,
     "lock": lock,
 }
 

@@ -243,6 +243,16 @@ class Hints:
 
 
 def for_lesson(stem: str) -> tuple:
-    """``hint`` and ``solution`` for the exercises of a lesson, such as ``for_lesson("03_json")``."""
+    """``hint`` and ``solution`` for the exercises of a lesson, such as ``for_lesson("03_json")``.
+
+    Every exercise notebook's set-up cell calls it, so it is also where a
+    workshop begins: with ``COURSE_WORKSHOP_URL`` and ``COURSE_WORKSHOP_NAME``
+    set before JupyterLab started, the notebook joins the workshop and its
+    checks show on the instructor's board (see :mod:`server.workshop_client`).
+    Unset, nothing more happens and nothing is printed.
+    """
+    from server import workshop_client  # imported here: it imports server.checks
+
+    workshop_client.join_from_environment()
     hints = Hints(stem)
     return hints.hint, hints.solution
