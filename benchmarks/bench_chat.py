@@ -1,38 +1,53 @@
-"""Fan-out of the capstone chat room next to a bare ``websockets`` broadcast server.
+"""Fan-out of the capstone chat room next to a bare ``websockets`` broadcast server, and through Redis.
 
-``python -m benchmarks.bench_chat [--members 50] [--messages 1000] [--repeats 5]``
+``python -m benchmarks.bench_chat [--members 200] [--messages 500] [--latency-messages 100] [--repeats 3]``
 
-One member says ``--messages`` messages as fast as it can; every member,
-the sender too, reads until it has all of them. The rate is messages
-delivered (members x messages) per second, from the first send to the last
-delivery. Each repeat runs both servers in turn (lesson, bare, then bare,
-lesson...), so a busy moment of the machine hits both; the verdict is the
-median of each repeat's own ratio ("paired").
+Three servers, one room of ``--members`` members each:
+
+* **lesson**: ``server.chat.create_app()``, the in-memory room, in one process;
+* **bare**: ``websockets.asyncio.server.serve`` with a handler that speaks the
+  room's protocol and fans out with ``websockets.broadcast()``;
+* **redis**: two processes, each ``server.chat.create_app(redis_url=...)``,
+  sharing the room through a private ``redis-server``; members alternate
+  between them, the talker is on the first.
+
+Two measurements per server and repeat:
+
+* **Throughput**: one member says ``--messages`` messages as fast as it
+  can; every member, the sender too, reads until it has all of them. The
+  rate is messages delivered (members x messages) per second, from the first
+  send to the last delivery.
+* **Latency**: one member says ``--latency-messages`` messages one at a
+  time, each once every member has the one before; p50 and p99 of the time
+  from the send to each member's receipt (per delivery), and of the time to
+  the last member's receipt (per message).
+
+Each repeat runs the servers in turn, in an order that alternates, so a busy
+moment of the machine hits all; the verdict is the median of each repeat's
+own ratio to the bare server ("paired").
 
 How it is made fair:
 
 * **Servers in child processes, the client in the parent**, as in the other
   benchmarks: on two cores a server and its clients in one process would
   measure the GIL.
-* **The same protocol and the same bytes.** The bare server is
-  ``websockets.asyncio.server.serve`` with a handler that speaks the room's
-  protocol (join, welcome, joined, say, message, left) and fans out with
-  ``websockets.broadcast``, the library's own way: each frame encoded once,
-  written to every connection at once, with no backpressure and no queue.
-  The lesson server, ``server.chat.create_app()`` on ``BackgroundServer``,
-  validates each message with Pydantic and gives each member a bounded
-  queue and a sending task (the slow-member policy); that is what the
-  ratio prices.
+* **The same protocol and the same bytes.** The bare server speaks the
+  room's protocol (join, welcome, joined, say, message, left) and fans out
+  with ``websockets.broadcast``, the library's own way: each frame encoded
+  once, written to every connection at once, with no backpressure and no
+  queue. The lesson server validates each message with Pydantic and gives
+  each member a bounded queue and a sending task (the slow-member policy);
+  the Redis room adds a Lua script per message and a stream read per batch.
 * **Within the limits, not measuring them**: the room's rate limit (20
-  messages a second) is off for the lesson server (``rate_limit=None``) and
-  its connection limit raised to fit the members; everything else is as
-  the room ships.
+  messages a second) is off (``rate_limit=None``) and its connection limit
+  raised to fit the members; everything else is as the room ships.
 * **Compression off on both sides** (the client offers none): the fan-out,
   not zlib.
 * The client is one asyncio loop reading every member's connection, and
-  counts message frames by their first bytes without parsing them. With 50
-  members it does as much work as either server, so both rates are partly
-  the client's; the ratio still compares the servers under the same load.
+  counts message frames by their first bytes without parsing them (the
+  room's order makes the k-th message frame message k). With 200 members it
+  does as much work as any server, so every rate is partly the client's;
+  the ratios still compare the servers under the same load.
 """
 
 from __future__ import annotations
@@ -57,11 +72,11 @@ MESSAGE_PREFIX = '{"type":"message",'
 # -- servers, each run in a child process ---------------------------------------
 
 
-def run_lesson(conn: Any, members: int) -> None:
+def run_lesson(conn: Any, members: int, redis_url: str | None = None) -> None:
     from server import chat
     from server.background import BackgroundServer
 
-    app = chat.create_app(rate_limit=None, max_connections=members + 10)
+    app = chat.create_app(rate_limit=None, max_connections=members + 10, redis_url=redis_url)
     with BackgroundServer(app, name="bench-chat") as server:
         conn.send(server.ws_url("/ws/room"))
         conn.recv()  # until told to stop
@@ -110,30 +125,35 @@ def run_bare(conn: Any, members: int) -> None:
     asyncio.run(main())
 
 
-class Server:
-    """A server in a child process: ``.url``, ``.stop()``."""
+def cpu_of(pid: int) -> float:
+    """A process's CPU time so far, in seconds (the scheduler's nanosecond counters, as in bench_text)."""
+    try:
+        total = 0
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with open(f"{task.path}/schedstat") as file:
+                total += int(file.read().split()[0])
+        return total / 1e9
+    except OSError:
+        return sum(psutil.Process(pid).cpu_times()[:2])
 
-    def __init__(self, kind: str, members: int) -> None:
+
+class Server:
+    """A server in a child process: ``.urls``, ``.cpu()``, ``.stop()``."""
+
+    def __init__(self, kind: str, members: int, redis_url: str | None = None) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        target = run_lesson if kind == "lesson" else run_bare
-        self.process = ctx.Process(target=target, args=(child, members), daemon=True)
+        target = run_bare if kind == "bare" else run_lesson
+        args = (child, members) if kind == "bare" else (child, members, redis_url)
+        self.process = ctx.Process(target=target, args=args, daemon=True)
         self.process.start()
         if not self.conn.poll(30):
             raise RuntimeError(f"{kind} server did not start")
-        self.url: str = self.conn.recv()
+        self.urls: list[str] = [self.conn.recv()]
         self.pid = self.process.pid
 
     def cpu(self) -> float:
-        """The server process's CPU time so far, in seconds (the scheduler's nanosecond counters, as in bench_text)."""
-        try:
-            total = 0
-            for task in os.scandir(f"/proc/{self.pid}/task"):
-                with open(f"{task.path}/schedstat") as file:
-                    total += int(file.read().split()[0])
-            return total / 1e9
-        except OSError:
-            return sum(psutil.Process(self.pid).cpu_times()[:2])
+        return cpu_of(self.pid)
 
     def stop(self) -> None:
         self.conn.send("stop")
@@ -142,32 +162,63 @@ class Server:
             self.process.kill()
 
 
+class RedisPair:
+    """Two room processes sharing a private redis-server: members alternate between ``.urls``."""
+
+    def __init__(self, members: int) -> None:
+        from server.broker import RedisServer
+
+        self.redis = RedisServer().start()
+        self.servers = [Server("redis", members, self.redis.url) for _ in range(2)]
+        self.urls = [server.urls[0] for server in self.servers]
+
+    def cpu(self) -> float:
+        """Both processes' CPU time, and Redis's."""
+        return sum(server.cpu() for server in self.servers) + cpu_of(self.redis.process.pid)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        self.redis.stop()
+
+
 # -- the client -------------------------------------------------------------------
 
 
-async def read_messages(ws: Any, count: int) -> None:
-    """Read until ``count`` message events have come."""
+async def read_messages(ws: Any, count: int, arrivals: list[float] | None = None) -> None:
+    """Read until ``count`` message events have come; note when each came in ``arrivals``."""
     got = 0
     while got < count:
         frame = await asyncio.wait_for(ws.recv(), 30)
-        got += frame.startswith(MESSAGE_PREFIX)
+        if frame.startswith(MESSAGE_PREFIX):
+            got += 1
+            if arrivals is not None:
+                arrivals.append(time.perf_counter())
 
 
-async def fan_out(server: Server, members: int, messages: int) -> tuple[float, float]:
-    """Messages delivered per second, and server CPU seconds per delivery: ``members`` members, one saying ``messages``."""
-    url = server.url
+_runs = iter(range(1_000_000))  # a fresh set of names for each run: a name is free only once its leave is done
+
+
+async def joined(urls: list[str], members: int) -> list[Any]:
+    """``members`` members joined, alternating between ``urls``, each having heard every join after its own."""
+    run = next(_runs)
     connections = []
+    for number in range(members):
+        ws = await connect(urls[number % len(urls)], compression=None, open_timeout=30, max_queue=None)
+        connections.append(ws)
+        await ws.send(encode({"type": "join", "name": f"m{run}-{number}"}))
+        while not (await asyncio.wait_for(ws.recv(), 30)).startswith('{"type":"welcome"'):
+            pass
+    for number, ws in enumerate(connections):
+        for _ in range(members - 1 - number):
+            await asyncio.wait_for(ws.recv(), 30)
+    return connections
+
+
+async def fan_out(server: Server | RedisPair, members: int, messages: int) -> tuple[float, float]:
+    """Messages delivered per second, and server CPU seconds per delivery: ``members`` members, one saying ``messages``."""
+    connections = await joined(server.urls, members)
     try:
-        for number in range(members):
-            ws = await connect(url, compression=None, open_timeout=30, max_queue=None)
-            connections.append(ws)
-            await ws.send(encode({"type": "join", "name": f"m{number}"}))
-            while not (await asyncio.wait_for(ws.recv(), 30)).startswith('{"type":"welcome"'):
-                pass
-        # Every member has heard every join before the clock starts.
-        for number, ws in enumerate(connections):
-            for _ in range(members - 1 - number):
-                await asyncio.wait_for(ws.recv(), 30)
         readers = [asyncio.create_task(read_messages(ws, messages)) for ws in connections]
         talker = connections[0]
         start, cpu = time.perf_counter(), server.cpu()
@@ -180,49 +231,99 @@ async def fan_out(server: Server, members: int, messages: int) -> tuple[float, f
         await asyncio.gather(*(ws.close() for ws in connections))
 
 
-async def bench(servers: dict[str, Server], members: int, messages: int, repeats: int) -> dict[str, list[tuple[float, float]]]:
+async def latency(server: Server | RedisPair, members: int, messages: int) -> tuple[list[float], list[float]]:
+    """Seconds from each send to each member's receipt, and to the last member's, one message at a time."""
+    connections = await joined(server.urls, members)
+    each, last = [], []
+    try:
+        for number in range(messages):
+            arrivals: list[float] = []
+            readers = [asyncio.create_task(read_messages(ws, 1, arrivals)) for ws in connections]
+            sent = time.perf_counter()
+            await connections[0].send(encode({"type": "say", "text": f"message {number}"}))
+            await asyncio.gather(*readers)
+            each += [arrival - sent for arrival in arrivals]
+            last.append(max(arrivals) - sent)
+        return each, last
+    finally:
+        await asyncio.gather(*(ws.close() for ws in connections))
+
+
+async def bench(servers: dict[str, Any], members: int, messages: int, latency_messages: int, repeats: int) -> dict[str, Any]:
     kinds = list(servers)
     for kind in kinds:  # warm up: imports, the first handshakes, the allocator
         await fan_out(servers[kind], min(members, 5), min(messages, 100))
-    runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
+    runs: dict[str, Any] = {kind: {"rates": [], "cpus": [], "each": [], "last": []} for kind in kinds}
     for repeat in range(repeats):
         for kind in kinds if repeat % 2 == 0 else kinds[::-1]:
-            runs[kind].append(await fan_out(servers[kind], members, messages))
+            rate, cpu = await fan_out(servers[kind], members, messages)
+            each, last = await latency(servers[kind], members, latency_messages)
+            runs[kind]["rates"].append(rate)
+            runs[kind]["cpus"].append(cpu)
+            runs[kind]["each"] += each
+            runs[kind]["last"] += last
     return runs
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_chat", description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=50, help="members in the room")
-    parser.add_argument("--messages", type=int, default=1000, help="messages one member says per measurement")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--members", type=int, default=200, help="members in the room")
+    parser.add_argument("--messages", type=int, default=500, help="messages one member says per throughput measurement")
+    parser.add_argument("--latency-messages", type=int, default=100, help="messages said one at a time per latency measurement")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-redis", action="store_true", help="leave out the two processes sharing Redis")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
+    from server.broker import redis_server_path
+
     args = parse_args(argv)
     load = os.getloadavg()
     started = time.perf_counter()
-    servers = {kind: Server(kind, args.members) for kind in ("lesson", "bare")}
+    with_redis = not args.no_redis and redis_server_path() is not None
+    servers: dict[str, Any] = {}
     try:
-        runs = asyncio.run(bench(servers, args.members, args.messages, args.repeats))
+        servers["lesson"] = Server("lesson", args.members)
+        servers["bare"] = Server("bare", args.members)
+        if with_redis:
+            servers["redis"] = RedisPair(args.members)
+        runs = asyncio.run(bench(servers, args.members, args.messages, args.latency_messages, args.repeats))
     finally:
         for server in servers.values():
             server.stop()
-    print(f"chat fan-out: {args.members} members, one says {args.messages} messages, all read them; {args.repeats} repeats")
+    print(f"chat fan-out: {args.members} members; throughput: one says {args.messages} messages, all read them;")
+    print(f"latency: {args.latency_messages} messages one at a time; {args.repeats} repeats")
     print("lesson: server.chat.create_app(rate_limit=None) on BackgroundServer; bare: websockets serve() + broadcast()")
+    if with_redis:
+        print("redis: two processes of create_app(redis_url=...), members alternating, and a private redis-server")
+    else:
+        print("redis: left out (--no-redis, or no redis-server installed)")
     print("servers in child processes; the client is one asyncio loop in this process; compression off")
     print(f"load average before the run: {load[0]:.2f} on {os.cpu_count()} cores\n")
-    print("            delivered msgs/s: median      min      max   server CPU us/delivery (median)")
-    rates = {kind: [rate for rate, _ in values] for kind, values in runs.items()}
-    cpus = {kind: statistics.median(cpu for _, cpu in values) for kind, values in runs.items()}
-    for kind, values in rates.items():
-        median = statistics.median(values)
-        print(f"  {kind:<8} {median:22.0f} {min(values):8.0f} {max(values):8.0f} {cpus[kind] * 1e6:14.2f}")
-    paired = statistics.median(a / b for a, b in zip(rates["lesson"], rates["bare"]))
-    of_medians = statistics.median(rates["lesson"]) / statistics.median(rates["bare"])
-    cpu_ratio = cpus["lesson"] / cpus["bare"]
-    print(f"  -> lesson/bare msgs/s paired {paired:.2f}x, of medians {of_medians:.2f}x; server CPU per delivery {cpu_ratio:.2f}x")
+    print("          delivered msgs/s: median      min      max   CPU us/delivery   latency ms: p50    p99   last p50   last p99")
+    for kind, run in runs.items():
+        rates, each, last = run["rates"], run["each"], run["last"]
+        print(
+            f"  {kind:<8} {statistics.median(rates):20.0f} {min(rates):8.0f} {max(rates):8.0f}"
+            f" {statistics.median(run['cpus']) * 1e6:14.2f}   {percentile(each, 0.5) * 1e3:15.2f}"
+            f" {percentile(each, 0.99) * 1e3:6.2f} {percentile(last, 0.5) * 1e3:10.2f} {percentile(last, 0.99) * 1e3:10.2f}"
+        )
+    bare = runs["bare"]
+    for kind in [kind for kind in runs if kind != "bare"]:
+        run = runs[kind]
+        paired = statistics.median(a / b for a, b in zip(run["rates"], bare["rates"]))
+        cpu = statistics.median(run["cpus"]) / statistics.median(bare["cpus"])
+        p50 = percentile(run["each"], 0.5) / percentile(bare["each"], 0.5)
+        p99 = percentile(run["each"], 0.99) / percentile(bare["each"], 0.99)
+        print(
+            f"  -> {kind}/bare: msgs/s paired {paired:.2f}x; CPU per delivery {cpu:.2f}x; latency p50 {p50:.2f}x, p99 {p99:.2f}x"
+        )
     print(f"\ntook {time.perf_counter() - started:.0f} s")
 
 

@@ -56,6 +56,12 @@ reads again, or the guard's ``send_timeout`` ends the connection.
 Nothing is left behind: when a member goes, its send task is cancelled, and
 an error in the handler (logged, closed with 1011 by the guard) still takes
 the member out of the room.
+
+**Several processes.** This room lives in one process's memory. With
+``create_app(redis_url=...)`` (``--redis-url`` on the command line) the room
+is kept in Redis instead, shared by every process given the same URL:
+see :mod:`server.broker` for what that guarantees and what happens when
+Redis goes away. The protocol above stays the same.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -203,6 +210,9 @@ class Room:
         self.history.append(event)
         self.broadcast(event)
 
+    def list_members(self, member: Member) -> None:
+        self.reply(member, {"type": "members", "members": list(self.members)})
+
     def leave(self, member: Member) -> None:
         """Take ``member`` out of the room, if it is in; the others get ``left``."""
         if member.name is not None and self.members.get(member.name) is member:
@@ -238,16 +248,39 @@ class Room:
 # -- the app ----------------------------------------------------------------------
 
 
-def create_app(*, history: int = 50, queue_size: int = 4096, stall_timeout: float = 10.0, **limits: Any) -> FastAPI:
+async def settle(outcome: Awaitable[None] | None) -> None:
+    """Wait for a room operation: the in-memory room's are done at once, a Redis room's go through Redis."""
+    if outcome is not None:
+        await outcome
+
+
+def create_app(
+    *,
+    history: int = 50,
+    queue_size: int = 4096,
+    stall_timeout: float = 10.0,
+    redis_url: str | None = None,
+    member_ttl: float = 15.0,
+    **limits: Any,
+) -> FastAPI:
     """Build the chat room's app.
 
     ``history`` is how many messages a joiner gets; ``queue_size`` and
     ``stall_timeout`` say when a member that does not keep up is dropped
-    (see the module docstring). ``limits`` override the defaults of
-    :func:`server.hardening.harden`.
+    (see the module docstring). With ``redis_url`` the room is kept in
+    Redis and shared with every process using it (:mod:`server.broker`;
+    ``member_ttl`` is how long a dead process's members stay listed).
+    ``limits`` override the defaults of :func:`server.hardening.harden`.
     """
-    app = FastAPI(title="Capstone: a chat room")
-    room = Room(history=history, queue_size=queue_size, stall_timeout=stall_timeout)
+    knobs = {"history": history, "queue_size": queue_size, "stall_timeout": stall_timeout}
+    if redis_url is None:
+        room = Room(**knobs)
+        app = FastAPI(title="Capstone: a chat room")
+    else:
+        from server.broker import RedisRoom
+
+        room = RedisRoom(redis_url, member_ttl=member_ttl, **knobs)
+        app = FastAPI(title="Capstone: a chat room", lifespan=room.lifespan)
     app.state.room = room
     app.state.page = "/"
 
@@ -267,18 +300,19 @@ def create_app(*, history: int = 50, queue_size: int = 4096, stall_timeout: floa
                 if isinstance(message, dict):
                     room.reply(member, message)
                 elif isinstance(message, Join):
-                    room.join(member, message.name)
+                    await settle(room.join(member, message.name))
                 elif member.name is None:
                     room.reply(member, error_message("not_joined", 'send {"type": "join", "name": ...} first'))
                 elif isinstance(message, Say):
-                    room.say(member, message.text)
+                    await settle(room.say(member, message.text))
                 else:
-                    room.reply(member, {"type": "members", "members": list(room.members)})
+                    await settle(room.list_members(member))
         except WebSocketDisconnect as disconnect:
             logger.info("%s left (close code %s)", member.name or "a client", disconnect.code)
         finally:
-            room.leave(member)
+            leaving = room.leave(member)
             await member.stop()
+            await settle(leaving)
 
     return harden(app, **{"max_message_size": 16 * KiB, "rate_limit": 20, "allow_same_origin": True, **limits})
 
@@ -290,6 +324,10 @@ def _knobs(parser) -> None:
     parser.add_argument("--history", type=int, default=50, help="messages a joiner gets (default: %(default)s)")
     parser.add_argument("--queue-size", type=int, default=4096, help="events queued per member before it is dropped")
     parser.add_argument("--stall-timeout", type=float, default=10.0, help="seconds one send may wait before a member is dropped")
+    parser.add_argument("--redis-url", help="share the room with other processes through Redis, e.g. redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--member-ttl", type=float, default=15.0, help="seconds a dead process's members stay listed (with --redis-url)"
+    )
 
 
 if __name__ == "__main__":

@@ -596,6 +596,24 @@ def test_python_m_server_chat_serves_the_room_and_prints_its_page():
 CROWD, EACH = 200, 3
 
 
+@pytest.fixture
+def files_for_the_crowd():
+    """Raise the open-file limit to fit both ends of every member's connection (macOS allows 256 by default)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such per-process limit
+        yield
+        return
+    needed = 2 * CROWD + 200
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            pytest.skip(f"needs {needed} open files, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 async def crowd_talks(url: str) -> dict[int, list[dict]]:
     """CROWD members join, then each says EACH numbered messages at once; every member's message events, in order."""
     from websockets.asyncio.client import connect as connect_async
@@ -622,25 +640,28 @@ async def crowd_talks(url: str) -> dict[int, list[dict]]:
                 got.append(event)
         return got
 
+    async def nothing_more(websocket) -> str | None:
+        """None if no event comes within a tenth of a second; else the event."""
+        try:
+            async with asyncio.timeout(0.1):
+                return await websocket.recv()
+        except TimeoutError:
+            return None
+
     # Everyone is in the room before anyone talks, so everyone hears every message.
     websockets = await asyncio.gather(*(joined(number) for number in range(CROWD)))
     try:
         seen = await asyncio.gather(*(talk(number, websocket) for number, websocket in enumerate(websockets)))
         # Nothing more comes: no second copy of any message.
-        for websocket in websockets:
-            with pytest.raises(TimeoutError):
-                async with asyncio.timeout(0.1):
-                    while (event := json.loads(await websocket.recv()))["type"] == "joined":
-                        pass
-                    raise AssertionError(f"an event after the last message: {event}")
+        late = await asyncio.gather(*(nothing_more(websocket) for websocket in websockets))
+        assert late == [None] * CROWD, [event for event in late if event is not None]
     finally:
         await asyncio.gather(*(websocket.close() for websocket in websockets))
     return dict(enumerate(seen))
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_200_members_talking_at_once_all_get_every_message_once_in_one_order(room):
+@pytest.mark.timeout(120)  # about 7 s here; a loaded machine may need several times that
+def test_200_members_talking_at_once_all_get_every_message_once_in_one_order(room, files_for_the_crowd):
     """200 members each say 3 messages at once: every member gets all 600 once, all in the same id order."""
     server = room(max_connections=CROWD + 10, rate_limit=None, stall_timeout=120)
     seen = asyncio.run(crowd_talks(server.ws_url("/ws/room")))

@@ -25,10 +25,15 @@ from websockets.sync.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: conda-forge names that differ from PyPI's (conda-forge's "redis" is an old client, 3.5.3; redis-py is current).
+CONDA_TO_PYPI = {"redis-py": "redis"}
+
+
 def normalise(requirement: str) -> str:
-    """'Nest_Asyncio >= 1.6' -> 'nest-asyncio>=1.6'."""
+    """'Nest_Asyncio >= 1.6' -> 'nest-asyncio>=1.6'; a conda-forge name becomes its PyPI name."""
     name, spec = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*(.*)", requirement).groups()
-    return re.sub(r"[-_.]+", "-", name).lower() + spec.replace(" ", "")
+    name = re.sub(r"[-_.]+", "-", name).lower()
+    return CONDA_TO_PYPI.get(name, name) + spec.replace(" ", "")
 
 
 def test_environment_yml_matches_pyproject():
@@ -103,6 +108,8 @@ def stop(process: subprocess.Popen, grace: float = 30) -> None:
         ("server.json_messages", "/ws/json-demo", "{", '"code":"invalid_json"'),
         ("server.timeout", "/ws/with-timeout", "hi", '{"type":"echo","data":"hi"}'),
         ("server.mixed", "/ws/mixed", "hi", "text:hi"),
+        ("server.testing", "/ws/sum", '{"type":"sum","id":1,"numbers":[1]}', '"sum":1'),
+        ("server.chat", "/ws/room", '{"type":"members"}', '"code":"not_joined"'),
     ],
 )
 def test_lesson_module_runs_from_the_command_line(module, path, message, expected):
@@ -234,7 +241,7 @@ def test_constraints_pin_every_dependency_inside_its_range():
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [Requirement(d) for d in environment["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip"))]
     for requirement in declared() + conda:
-        name = canonicalize_name(requirement.name)
+        name = canonicalize_name(CONDA_TO_PYPI.get(requirement.name, requirement.name))
         assert name in pinned, f"constraints.txt has no pin for {requirement.name}: run python3 course.py lock"
         assert requirement.specifier.contains(pinned[name], prereleases=True), (
             f"constraints.txt pins {requirement.name}=={pinned[name]}, outside {requirement}: run python3 course.py lock"
