@@ -40,7 +40,7 @@ from websockets.protocol import State
 from websockets.sync.client import connect
 from websockets.uri import parse_uri
 
-from server import binary, json_messages, mixed, text, timeout
+from server import binary, chat, json_messages, mixed, text, timeout
 
 KiB, MiB = 2**10, 2**20
 TIMEOUT = 5  # seconds for every receive: a hung server fails the case, it never hangs the suite
@@ -144,6 +144,22 @@ FILES = Lesson(
     defaults={"chunk_size": 4 * KiB},
 )
 UPLOADING = replace(FILES, name="file-transfer mid-upload", begin=start_upload, end=cancel_upload)
+
+
+def room_answered(reply: str | bytes) -> bool:
+    """The room's answer to ``members``: the list once joined, ``not_joined`` before."""
+    message = strict_json(reply)
+    return message["type"] == "members" or message.get("code") == "not_joined"
+
+
+def join_room(websocket: Any) -> None:
+    websocket.send('{"type": "join", "name": "ada"}')
+    assert strict_json(websocket.recv(timeout=TIMEOUT))["type"] == "welcome"
+
+
+# The chat room of lesson 09, before and after joining (no rate limit: the cases are not floods).
+ROOM = Lesson("room", chat.create_app, "/ws/room", '{"type": "members"}', room_answered, defaults={"rate_limit": None})
+ROOM_JOINED = replace(ROOM, name="room joined", begin=join_room)
 # Under the file transfer's smallest message limit (4096) uvicorn lets a 2 KiB chunk through:
 # the endpoint checks chunk_size itself.
 SMALL_CHUNKS = replace(UPLOADING, name="file-transfer mid-upload, 1 KiB chunks", defaults={"chunk_size": KiB})
@@ -567,6 +583,28 @@ CASES = [
     (UPLOADING, b"\x00" * (4 * KiB + 1), Close(1009)),  # uvicorn's limit: reason differs by implementation
     (SMALL_CHUNKS, b"\x00" * (2 * KiB), Close(1009, "a chunk holds at most 1024 bytes")),
     pytest.param(UPLOADING, "[" * 3000, error("unexpected_text"), id="file-transfer-mid-upload-nested-3000-deep"),
+    # /ws/room (lesson 09): JSON validated by type; every bad message gets an error reply.
+    (ROOM, b"\x00", error("binary_frame")),
+    (ROOM, "", error("invalid_json")),
+    (ROOM, "\ufeff{}", error("invalid_json")),
+    (ROOM, "[" * 10_000, error("invalid_json")),
+    (ROOM, "null", error("validation_error", ([], "dict_type"))),
+    (ROOM, '{"type": "nope"}', error("validation_error", ([], "union_tag_invalid"))),
+    (ROOM, '{"type": "say", "text": "hi"}', error("not_joined")),
+    (ROOM, '{"type": "join", "name": ""}', error("validation_error", (["join", "name"], "string_too_short"))),
+    (ROOM, json.dumps({"type": "join", "name": "x" * 33}), error("validation_error", (["join", "name"], "string_too_long"))),
+    (ROOM, '{"type": "join", "name": "\\ud800"}', error("invalid_json")),
+    (ROOM, '{"type": "join", "name": "eve", "admin": true}', error("validation_error", (["join", "admin"], "extra_forbidden"))),
+    (ROOM_JOINED, '{"type": "join", "name": "bob"}', error("already_joined")),
+    (ROOM_JOINED, '{"type": "say", "text": ""}', error("validation_error", (["say", "text"], "string_too_short"))),
+    (
+        ROOM_JOINED,
+        json.dumps({"type": "say", "text": "x" * 2001}),
+        error("validation_error", (["say", "text"], "string_too_long")),
+    ),
+    (ROOM_JOINED, '{"type": "say", "text": 5}', error("validation_error", (["say", "text"], "string_type"))),
+    (ROOM_JOINED, b"\x89PNG", error("binary_frame")),
+    (ROOM_JOINED, "x" * (16 * KiB + 1), Close(1009)),
 ]
 
 
@@ -829,7 +867,7 @@ def test_a_flooder_closed_with_1008_frees_its_slot_at_once(hostile):
 # -- clients that vanish ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lesson", [CHAT, JSON, HEARTBEAT, MIXED, FILES], ids=str)
+@pytest.mark.parametrize("lesson", [CHAT, JSON, HEARTBEAT, MIXED, FILES, ROOM], ids=str)
 def test_a_client_that_vanishes_mid_message_frees_its_slot(hostile, lesson):
     """Half a fragmented message, then TCP dropped: the handler ends quietly and frees the only slot."""
     # max_connections=1: the new client after the case gets in only once this handler has ended.
