@@ -65,12 +65,14 @@ MAX_SUM = 1e300
 BUGS = {
     "off_by_one": "leaves the last number out of the sum",
     "never_replies": "never answers a sum request",
+    "no_id": "answers a sum request without its id",
     "error_without_code": "sends error replies without their code",
     "closes_after_error": "closes the connection after an error reply",
     "wrong_close_code": "closes with 1000 instead of 1003 on a binary frame",
     "no_close_reason": "closes with 1003 on a binary frame, but without a reason",
     "out_of_order": "works on requests side by side, so a quick reply overtakes a slow one",
     "no_heartbeat_close": "sends heartbeats to a silent client for ever and never closes it",
+    "heartbeat_close_1000": "closes a silent client with 1000 and no reason, instead of 4000",
 }
 
 
@@ -98,7 +100,10 @@ def create_app(*, idle_timeout: float = 10.0, max_missed: int = 3, bug: str | No
                         frame = await receive_frame(websocket)
                 except TimeoutError:
                     if missed == max_missed and bug != "no_heartbeat_close":
-                        await websocket.close(HEARTBEAT_TIMEOUT, f"no reply to {max_missed} heartbeats")
+                        if bug == "heartbeat_close_1000":
+                            await websocket.close(1000)
+                        else:
+                            await websocket.close(HEARTBEAT_TIMEOUT, f"no reply to {max_missed} heartbeats")
                         return
                     seq, missed = seq + 1, missed + 1
                     await websocket.send_json({"type": "heartbeat", "seq": seq})
@@ -113,6 +118,8 @@ def create_app(*, idle_timeout: float = 10.0, max_missed: int = 3, bug: str | No
                     continue
                 if bug == "off_by_one" and reply["type"] == "result":
                     reply["sum"] = sum(json.loads(frame)["numbers"][:-1])
+                if bug == "no_id" and reply["type"] == "result":
+                    reply["id"] = None
                 if reply["type"] == "error" and bug == "error_without_code":
                     del reply["code"]
                 if bug == "out_of_order" and reply["type"] == "result":
@@ -187,7 +194,7 @@ class Outcome:
         return self.error is None and not self.hung
 
 
-def try_test(test: Callable[[str], None], app: Any, *, path: str = "/ws/sum", deadline: float = 3.0) -> Outcome:
+def try_test(test: Callable[[str], None], app: Any, *, path: str = "/ws/sum", deadline: float = 5.0) -> Outcome:
     """Serve ``app``, run ``test(url)`` in a thread, and stop it if it has not finished within ``deadline`` seconds.
 
     A test that hangs in a receive without a timeout is freed by stopping
@@ -214,7 +221,7 @@ def try_test(test: Callable[[str], None], app: Any, *, path: str = "/ws/sum", de
     return outcome
 
 
-def judge(test: Callable[[str], None], bugs: Iterable[str], *, deadline: float = 3.0, **knobs: Any) -> None:
+def judge(test: Callable[[str], None], bugs: Iterable[str], *, deadline: float = 5.0, **knobs: Any) -> None:
     """Check a test: it must pass against the correct server and fail against a copy with each of ``bugs``.
 
     ``knobs`` go to :func:`create_app`. Raises :class:`~server.checks.CheckFailed`

@@ -121,7 +121,7 @@ def test_a_silent_client_gets_heartbeats_then_the_close_4000(beat_url):
 
 def test_acked_heartbeats_keep_the_connection_open():
     """A client that acks every heartbeat is never closed; seqs count up."""
-    app = testing.create_app(idle_timeout=0.3, max_missed=3)  # a client may stall 0.9 s
+    app = testing.create_app(idle_timeout=0.2, max_missed=20)  # a client may stall 4 s before it is closed
     with BackgroundServer(app, name="test_testing patient") as server, connect(server.ws_url("/ws/sum")) as websocket:
         seqs = []
         while len(seqs) < 5:
@@ -179,17 +179,20 @@ def test_close(url):
 CATCHES = {
     "off_by_one": test_sum,
     "never_replies": test_sum,
+    "no_id": test_sum,
     "error_without_code": test_error_then_open,
     "closes_after_error": test_error_then_open,
     "wrong_close_code": test_close,
     "no_close_reason": test_close,
     "out_of_order": test_replies_come_in_the_order_of_the_requests,
 }
+# Caught by the heartbeat test, against a server with sub-second heartbeats.
+HEARTBEAT_BUGS = ["no_heartbeat_close", "heartbeat_close_1000"]
 
 
 def test_every_bug_has_a_test_that_catches_it():
-    """Each documented bug is in CATCHES, or is the heartbeat's."""
-    assert set(testing.BUGS) == {*CATCHES, "no_heartbeat_close"}
+    """Each documented bug is in CATCHES, or is one of the heartbeat's."""
+    assert set(testing.BUGS) == {*CATCHES, *HEARTBEAT_BUGS}
 
 
 @pytest.mark.parametrize("bug", sorted(CATCHES))
@@ -201,9 +204,10 @@ def test_each_bug_is_caught_by_its_test(bug):
     assert not outcome.hung and outcome.error is not None
 
 
-def test_a_server_that_never_closes_a_silent_client_fails_the_heartbeat_test():
-    """The bounded heartbeat test fails against no_heartbeat_close, in time."""
-    app = testing.create_app(idle_timeout=0.05, max_missed=MISSED, bug="no_heartbeat_close")
+@pytest.mark.parametrize("bug", HEARTBEAT_BUGS)
+def test_a_server_that_mishandles_a_silent_client_fails_the_heartbeat_test(bug):
+    """The bounded heartbeat test fails, in time, against a server that never closes a silent client or closes it with 1000."""
+    app = testing.create_app(idle_timeout=0.05, max_missed=MISSED, bug=bug)
     outcome = testing.try_test(test_a_silent_client_gets_heartbeats_then_the_close_4000, app)
     assert not outcome.hung and outcome.error is not None
 

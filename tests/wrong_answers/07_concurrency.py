@@ -26,7 +26,25 @@ WRONG_ANSWERS: dict[str, list[Wrong]] = {
 while True:
     await websocket.send_text(await inbox.get())
 """,
-            says=["still running 3 s after the client left", "only a receive hands over"],
+            says=["still running 5 s after the client left", "only a receive hands over"],
+        ),
+        # Listens with iter_text(), which ends quietly at the close: the group never
+        # cancels forward(), which waits on the queue for ever.
+        Wrong(
+            _FORWARD
+            + """
+async def listen():
+    async for _ in websocket.iter_text():
+        pass
+
+try:
+    async with asyncio.TaskGroup() as group:
+        group.create_task(forward())
+        group.create_task(listen())
+except* WebSocketDisconnect:
+    pass
+""",
+            says=["still running 5 s after the client left", "ends without raising", "cancel the other"],
         ),
         # Runs both loops in a TaskGroup but lets the group's ExceptionGroup
         # (holding WebSocketDisconnect) escape the handler.
@@ -67,6 +85,20 @@ except WebSocketDisconnect:
 """,
             says=["the client got []", "while the handler waits for the client too"],
         ),
+        # Right structure, but sends each item as JSON: the client gets '"first news"', quotes and all.
+        Wrong(
+            _FORWARD.replace("send_text", "send_json")
+            + _LISTEN
+            + """
+try:
+    async with asyncio.TaskGroup() as group:
+        group.create_task(forward())
+        group.create_task(listen())
+except* WebSocketDisconnect:
+    pass
+""",
+            says=["the client should get ['first news', 'second news'], in order", "got ['\"first news\"'"],
+        ),
     ],
     "send_from_thread": [
         # Hands the coroutine function to the loop with call_soon_threadsafe:
@@ -93,6 +125,20 @@ asyncio.run_coroutine_threadsafe(websocket.send_text(text), loop)
 """,
             says=["returned normally after the client had left", "wait for the send's result"],
         ),
+        # Runs the send on the server's loop with run_until_complete: that loop is already running.
+        Wrong(
+            """
+loop.run_until_complete(websocket.send_text(text))
+""",
+            says=["RuntimeError", "already running"],
+        ),
+        # Waits for the send, but sends the text as JSON: the client gets it in quotes.
+        Wrong(
+            """
+asyncio.run_coroutine_threadsafe(websocket.send_json(text), loop).result(timeout=5)
+""",
+            says=["the client should get", "'\"message 1 from a worker thread\"'"],
+        ),
     ],
     "shout_fixed": [
         # The broken version: catches the disconnect inside the loop and
@@ -117,6 +163,17 @@ while True:
     await websocket.send_text(text.upper())
 """,
             says=["let WebSocketDisconnect escape"],
+        ),
+        # Ends quietly, but answers with JSON: the client gets '"HELLO"', quotes and all.
+        Wrong(
+            """
+try:
+    while True:
+        await websocket.send_json((await websocket.receive_text()).upper())
+except WebSocketDisconnect:
+    pass
+""",
+            says=["should answer 'hello' with 'HELLO'", "got '\"HELLO\"'"],
         ),
     ],
     "deliver_or_refuse": [
@@ -148,6 +205,33 @@ if not queue.full():
 return True
 """,
             says=["said yes to every message", "return False when a message is not queued"],
+        ),
+        # Answers whether there is room, but never puts the message in.
+        Wrong(
+            """
+return not queue.full()
+""",
+            says=["the client got no message", "queued none of the messages"],
+        ),
+        # Off by one: counts the new message twice and refuses while one place is free.
+        Wrong(
+            """
+if queue.qsize() + 1 >= queue.maxsize:
+    return False
+queue.put_nowait(message)
+return True
+""",
+            says=["the client got [0, 1, 2], then the close 1013", "refused a message while the queue of 4 still had room"],
+        ),
+        # Refuses at a size of its own, the one the task mentions, instead of the queue's.
+        Wrong(
+            """
+if queue.qsize() >= 4:
+    return False
+queue.put_nowait(message)
+return True
+""",
+            says=["the client got [0, 1, 2, 3], then the close 1013", "refused a message while the queue of 6 still had room"],
         ),
     ],
 }

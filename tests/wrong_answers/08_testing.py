@@ -36,7 +36,7 @@ WRONG_ANSWERS: dict[str, list[Wrong]] = {
             + """    reply = json.loads(websocket.recv())
 assert reply == {"type": "result", "id": 1, "sum": 6}
 """,
-            says=["hung against a server that never answers a sum request", "stopped after 3 s", "recv(timeout=2)"],
+            says=["hung against a server that never answers a sum request", "stopped after 5 s", "recv(timeout=2)"],
         ),
         # Expects a reply shape the endpoint never sends.
         Wrong(
@@ -53,6 +53,14 @@ assert reply == {"sum": 6}
 assert reply["type"] == "result" and reply["id"] == 1
 """,
             says=["did not catch a server that leaves the last number out of the sum"],
+        ),
+        # Checks the sum, not the id a client needs to match the reply with its request.
+        Wrong(
+            _SEND_SUM
+            + """    reply = json.loads(websocket.recv(timeout=2))
+assert reply["type"] == "result" and reply["sum"] == 6
+""",
+            says=["did not catch a server that answers a sum request without its id"],
         ),
     ],
     "error_reply": [
@@ -156,6 +164,18 @@ with connect(url) as websocket:
     assert json.loads(websocket.recv(timeout=2)) == {"type": "heartbeat", "seq": 1}
 """,
             says=["did not catch a server that sends heartbeats to a silent client for ever and never closes it"],
+        ),
+        # Counts the heartbeats and expects a close, but not which one: a close with 1000 passes too.
+        Wrong(
+            """
+seqs = []
+with connect(url) as websocket:
+    with pytest.raises(ConnectionClosed):
+        while len(seqs) <= MAX_MISSED:
+            seqs.append(json.loads(websocket.recv(timeout=2))["seq"])
+assert seqs == [1, 2]
+""",
+            says=["did not catch a server that closes a silent client with 1000 and no reason, instead of 4000"],
         ),
     ],
 }
