@@ -427,11 +427,11 @@ class Sleepy:
     ],
     ids=["stalled", "queue-full"],
 )
-def test_a_member_that_stops_reading_is_dropped_and_the_room_goes_on(room, ws_impl, knobs, reason):
-    """A member that reads nothing is closed with 1008; the others get left for it and keep receiving."""
+def test_a_member_that_stops_reading_is_dropped_and_the_room_goes_on(room, ws_impl, knobs, reason, peak_rss):
+    """A member that reads nothing is closed with 1008; the others get left for it and keep receiving; memory stays bounded."""
     server = room(ws_impl, rate_limit=None, **knobs)
     url = server.ws_url("/ws/room")
-    with members(url, "ada", "bob") as [ada, bob]:
+    with members(url, "ada", "bob") as [ada, bob], peak_rss() as rss:
         sleepy = Sleepy(url, "sleepy")
         try:
             assert receive(ada) == {"type": "joined", "name": "sleepy"}
@@ -457,6 +457,9 @@ def test_a_member_that_stops_reading_is_dropped_and_the_room_goes_on(room, ws_im
             assert sleepy.read_until_close() == (1008, reason)
         finally:
             sleepy.close()
+    # What was held for sleepy (queued events share one encoded text) is bounded: a generous ceiling,
+    # where an unbounded queue would grow with every message ada sends until the test's 50,000.
+    assert rss.growth < 48 * 2**20, f"the server grew by {rss.growth / 2**20:.0f} MiB while a member did not read"
     assert settled(lambda: not running_member_tasks(server))
 
 
