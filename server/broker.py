@@ -65,6 +65,7 @@ of its own.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
@@ -458,6 +459,8 @@ class RedisServer:
         command = [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         command += ["--dir", self.folder, "--daemonize", "no", "--loglevel", "warning"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A kernel restarted, or a test run that ends, takes its redis-server with it.
+        atexit.register(self.stop)
         deadline = time.monotonic() + self.startup_timeout
         while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -475,6 +478,7 @@ class RedisServer:
             return False
 
     def stop(self, *, keep_folder: bool = False) -> None:
+        atexit.unregister(self.stop)
         if self.process is not None:
             self.process.terminate()
             try:
@@ -524,6 +528,7 @@ class ChatProcess:
         command = [sys.executable, "-m", "server.chat", "--port", "0", "--log-level", "info", *self.options]
         with os.fdopen(handle, "w") as log:
             self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        atexit.register(self.stop)  # the process that started it ends: so does it
         deadline = time.monotonic() + self.startup_timeout
         while not (found := re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", self.output())):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -539,6 +544,7 @@ class ChatProcess:
         return self.log.read_text(errors="replace") if self.log is not None and self.log.exists() else ""
 
     def stop(self) -> None:
+        atexit.unregister(self.stop)
         if self.process is not None:
             self.process.terminate()
             try:

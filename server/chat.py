@@ -78,9 +78,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from server.errors import error_message
+from server.errors import error_message, parse_frame
 from server.frames import receive_frame
 from server.hardening import KiB, harden
 
@@ -118,20 +118,8 @@ Incoming = TypeAdapter(Annotated[Join | Say | ListMembers, Field(discriminator="
 
 
 def parse(frame: str | bytes) -> Join | Say | ListMembers | dict[str, Any]:
-    """The message a frame holds, or the error reply to send for it."""
-    if isinstance(frame, bytes):
-        return error_message("binary_frame", "send JSON as a text frame")
-    try:
-        return Incoming.validate_json(frame)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False, include_input=False)
-        if errors[0]["type"] == "json_invalid":
-            return error_message("invalid_json", errors[0]["msg"])
-        return error_message(
-            "validation_error",
-            f"{len(errors)} validation error(s); see errors",
-            errors=[{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors],
-        )
+    """The message a frame holds, or the error reply to send for it (see :func:`server.errors.parse_frame`)."""
+    return parse_frame(Incoming, frame)
 
 
 def encode(event: dict[str, Any]) -> str:

@@ -14,7 +14,31 @@ answers bad input in one of two ways:
 
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 
 def error_message(code: str, detail: str, **fields: Any) -> dict[str, Any]:
     """Build an error reply: ``{"type": "error", "code", "detail", ...}``."""
     return {"type": "error", "code": code, "detail": detail, **fields}
+
+
+def parse_frame(adapter: TypeAdapter, frame: str | bytes) -> Any:
+    """The message a JSON text frame holds, validated by ``adapter``; or the error reply to send instead.
+
+    A binary frame gets ``binary_frame``, text that is not JSON
+    ``invalid_json``, and JSON the model refuses ``validation_error`` with
+    the list of ``errors`` (where, what, which kind), as lesson 03 teaches.
+    """
+    if isinstance(frame, bytes):
+        return error_message("binary_frame", "send JSON as a text frame")
+    try:
+        return adapter.validate_json(frame)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        if errors[0]["type"] == "json_invalid":
+            return error_message("invalid_json", errors[0]["msg"])
+        return error_message(
+            "validation_error",
+            f"{len(errors)} validation error(s); see errors",
+            errors=[{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors],
+        )

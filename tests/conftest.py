@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import threading
 from collections.abc import Callable, Iterator
@@ -98,3 +99,78 @@ class PeakRSS:
 def peak_rss() -> type[PeakRSS]:
     """``with peak_rss(process) as rss: ...`` then ``rss.growth``: a process's peak memory growth (this one's by default)."""
     return PeakRSS
+
+
+# -- a real browser: the system's Chromium, driven by Playwright --------------------------------
+
+#: Debian's chromium package (.ci/run installs it); else a Chromium or Chrome on PATH.
+CHROMIUM = "/usr/bin/chromium"
+OTHER_BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+#: A name only this browser knows: it resolves to 127.0.0.1, so a page served by it is not on a local origin.
+BROWSER_HOST = "chat.test"
+#: Headless, with nothing that reaches for the network (this machine has none: each try costs time).
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-proxy-server",
+    "--disable-dev-shm-usage",
+    f"--host-resolver-rules=MAP {BROWSER_HOST} 127.0.0.1",
+]
+#: Milliseconds Playwright waits for a page to show what is expected.
+BROWSER_WAIT_MS = 10_000
+
+
+def browser_executable() -> str | None:
+    """The browser to drive: Debian's Chromium, or one on PATH."""
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    return next(filter(None, map(shutil.which, OTHER_BROWSERS)), None)
+
+
+def browser_unavailable() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if browser_executable() is None:
+        return f"no Chromium at {CHROMIUM} nor on PATH (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium for the module's tests; skipped, saying why, where there is none, but failed under CI."""
+    reason = browser_unavailable()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests cannot run under CI: {reason}", pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=browser_executable(), args=BROWSER_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """``new_page(**context_options)``: a page in a context of its own (no shared cookies); all closed after the test."""
+    contexts: list[Any] = []
+
+    def open_page(**options: Any) -> Any:
+        context = browser.new_context(**options)
+        context.set_default_timeout(BROWSER_WAIT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -9,93 +9,28 @@ Playwright is missing, these tests skip, saying why, except under CI
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import BROWSER_HOST, BROWSER_WAIT_MS
 from websockets.sync.client import connect
 
 from server import chat, cli
 from server.background import BackgroundServer
 
-CHROMIUM = "/usr/bin/chromium"
-#: Where else to look, on PATH.
-OTHER_BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-#: A name only this browser knows: it resolves to 127.0.0.1, so the page is not on a local origin.
-HOST = "chat.test"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-proxy-server",
-    "--disable-dev-shm-usage",
-    f"--host-resolver-rules=MAP {HOST} 127.0.0.1",
-]
-#: Milliseconds Playwright waits for a page to show what is expected.
-WAIT_MS = 10_000
+HOST, WAIT_MS = BROWSER_HOST, BROWSER_WAIT_MS
 TIMEOUT = 5
 
 
-def executable() -> str | None:
-    """The browser to drive: Debian's Chromium, or one on PATH."""
-    if os.path.exists(CHROMIUM):
-        return CHROMIUM
-    return next(filter(None, map(shutil.which, OTHER_BROWSERS)), None)
-
-
-def unavailable() -> str | None:
-    """Why the browser tests cannot run here, or None."""
-    if executable() is None:
-        return f"no Chromium at {CHROMIUM} nor on PATH (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright is not installed (pip install -e '.[test]')"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """A headless Chromium, for the whole module."""
-    reason = unavailable()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests cannot run under CI: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable(), args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+@pytest.fixture
+def page(new_page: Callable[..., Any]) -> Any:
+    return new_page()
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh page in a context of its own (no shared cookies or storage)."""
-    context = browser.new_context()
-    context.set_default_timeout(WAIT_MS)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def other_page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    context.set_default_timeout(WAIT_MS)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+def other_page(new_page: Callable[..., Any]) -> Any:
+    return new_page()
 
 
 def printed_url(server: BackgroundServer, token: str) -> str:

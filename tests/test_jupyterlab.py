@@ -39,45 +39,12 @@ import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: How long a state of the page may take to come: generous, the machine may be busy.
 UI_WAIT_MS = 60_000
 #: How long a notebook's cells may take to run, all of them.
 RUN_WAIT_MS = 90_000
 
 pytestmark = pytest.mark.slow
-
-
-def unavailable(reason: str) -> None:
-    """Skip the test for want of ``reason``; under CI, where browser tests must run, fail instead."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI is set, so the browser tests must run", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Headless Debian chromium, driven by Playwright; closed after the module's tests."""
-    if not CHROMIUM.exists():
-        unavailable(f"no chromium at {CHROMIUM} (Debian: apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed (pip install playwright)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 # -- JupyterLab through course.py lab ------------------------------------------------

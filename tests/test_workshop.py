@@ -23,8 +23,8 @@ from typing import Any
 
 import nbformat
 import pytest
+from conftest import BROWSER_HOST as HOST
 from jupyter_client.manager import KernelManager
-from test_chat_browser import ARGS, HOST, WAIT_MS, executable, unavailable
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -199,32 +199,9 @@ def test_two_students_checks_show_on_the_board_from_failed_to_passed(kernels, br
             kernel.run("workshop.leave()")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """A headless Chromium, for the whole module (skipped, saying why, where there is none)."""
-    reason = unavailable()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests cannot run under CI: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable(), args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 @pytest.fixture
-def browser_page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    context.set_default_timeout(WAIT_MS)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+def browser_page(new_page: Callable[..., Any]) -> Any:
+    return new_page()
 
 
 # -- a board that goes away -------------------------------------------------------------------
