@@ -164,3 +164,18 @@ def test_links_to_a_notebook_section_find_it(path):
             continue
         target_path = (base / unquote(file)).resolve().relative_to(ROOT).as_posix() if file else path
         assert unquote(anchor) in anchors(read(target_path)), f"{path}: no section {anchor!r} in {file}"
+
+
+def test_instructor_guide_times_match_the_lessons():
+    """docs/instructor.md's timings table gives each lesson's reading and exercise minutes as the lessons count them."""
+    guide = (ROOT / "docs" / "instructor.md").read_text()
+    found = re.findall(r"^\| (\d\d) [^|]+\| (\d+) min \| \d+ \| (\d+) min \|", guide, re.MULTILINE)
+    rows = {number: (int(reading), int(practice)) for number, reading, practice in found}
+    assert sorted(rows) == [stem[:2] for stem in LESSONS], "the guide's table lists every lesson once"
+    for stem in LESSONS:
+        counted = lesson_times.count(stem)
+        reading, practice = rows[stem[:2]]
+        assert abs(reading - counted.reading) <= 5, f"docs/instructor.md: {stem} reading {reading} min, counted {counted.reading}"
+        assert abs(practice - counted.practice) <= 5, (
+            f"docs/instructor.md: {stem} exercises {practice}, counted {counted.practice}"
+        )
