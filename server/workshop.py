@@ -13,21 +13,26 @@ instructor token. Everything is one WebSocket application:
   :mod:`server.workshop_client`), student token. One JSON text frame per
   message, validated with Pydantic::
 
-      client -> {"type": "hello", "name": "ada"}                       first, 1-32 characters
+      client -> {"type": "hello", "name": "ada"}      first; 1-32 letters, digits, spaces and . @ ' - _
       server -> {"type": "welcome", "name": "ada"}
       client -> {"type": "check", "exercise": "01_text/3", "passed": false, "line": "..."}
 
   A message the server cannot use gets ``{"type": "error", "code": ...,
   "detail": ...}`` (``binary_frame``, ``invalid_json``,
-  ``validation_error``, ``not_joined``, ``already_joined``) and the
-  connection stays open. A second connection with a name already seen is
-  the same student (a restarted kernel): its reports go to the same row.
+  ``validation_error``, ``not_joined``, ``already_joined``, ``class_full``,
+  ``unknown_exercise``) and the connection stays open. A second connection
+  with a name already seen is the same student (a restarted kernel): its
+  reports go to the same row. Memory stays bounded: at most
+  ``MAX_STUDENTS`` names, and at most ``MAX_EXTRA_EXERCISES`` exercises the
+  course does not list; one entry per student and exercise, each line at
+  most 1000 characters.
 * ``/board`` (the page), ``/ws/board`` (its live updates) and
   ``/api/progress`` (the same data as JSON, to export): instructor token
   only, as the ``token`` query parameter or ``Authorization: Bearer``. The
-  student token gets 401, and so does none; a WebSocket handshake from a
-  foreign page gets 403 (pages on this machine and the board's own page
-  may connect: :mod:`server.hardening`'s ``allow_same_origin``).
+  student token gets 401, and so does none; a request or WebSocket
+  handshake from a foreign page (its ``Origin``) gets 403 (pages on this
+  machine and the board's own page may: :mod:`server.hardening`'s
+  ``allow_same_origin``).
 
 ``/api/progress`` answers::
 
@@ -64,8 +69,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from server import chat, cli
 from server.errors import error_message, parse_frame
 from server.frames import receive_frame
-from server.hardening import KiB, harden, serving_options, token_matches
-from server.workshop_client import join, join_from_environment, leave
+from server.hardening import LOCAL_ORIGINS, KiB, harden, origin_allowed, same_origin, serving_options, token_matches
+from server.workshop_client import NAME, join, join_from_environment, leave
 
 __all__ = ["Progress", "Workshop", "create_app", "exercises", "join", "join_from_environment", "leave", "main"]
 
@@ -74,6 +79,9 @@ PAGE = Path(__file__).parent / "static" / "board.html"
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 #: Updates queued for one board page before it is sent a whole new snapshot instead.
 BOARD_QUEUE = 1000
+#: The most students one board keeps, and the most exercises it keeps that the course does not list.
+MAX_STUDENTS = 300
+MAX_EXTRA_EXERCISES = 50
 
 
 def exercises(solutions: Path = SOLUTIONS) -> list[str]:
@@ -95,7 +103,7 @@ class _Message(BaseModel):
 
 class Hello(_Message):
     type: Literal["hello"]
-    name: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=32, pattern=NAME)
 
 
 class Check(_Message):
@@ -129,6 +137,7 @@ class Progress:
 
     def __init__(self, exercises: Sequence[str], stuck_after: float) -> None:
         self.exercises = list(exercises)
+        self.extra = 0  # exercises reported that the course does not list
         self.stuck_after = stuck_after
         self.students: dict[str, dict[str, dict[str, str]]] = {}
         #: For each student whose latest check failed: that exercise, and since when its checks fail.
@@ -136,14 +145,22 @@ class Progress:
         #: One queue per open board page (None in a queue: send a whole snapshot).
         self.watchers: set[asyncio.Queue[str | None]] = set()
 
-    def join(self, name: str) -> None:
+    def join(self, name: str) -> bool:
+        """Give ``name`` a row; False (and nothing done) if the board already has ``MAX_STUDENTS``."""
         if name not in self.students:
+            if len(self.students) >= MAX_STUDENTS:
+                return False
             self.students[name] = {}
             self.publish({"type": "student", "student": name})
+        return True
 
-    def record(self, name: str, exercise: str, passed: bool, line: str) -> None:
+    def record(self, name: str, exercise: str, passed: bool, line: str) -> bool:
+        """Keep a check's outcome and tell the pages; False (nothing kept) for one exercise too many."""
         now = datetime.now(UTC)
         if exercise not in self.exercises:
+            if self.extra >= MAX_EXTRA_EXERCISES:
+                return False
+            self.extra += 1
             self.exercises.append(exercise)  # a notebook the course does not list: keep it, at the end
         entry = {"state": "passed" if passed else "failed", "time": _iso(now), "hint": line}
         self.join(name)
@@ -154,6 +171,7 @@ class Progress:
         elif was is None or was[0] != exercise:
             self.failing[name] = (exercise, now)
         self.publish({"type": "check", "student": name, "exercise": exercise, "entry": entry, "failing": self._failing(name)})
+        return True
 
     def _failing(self, name: str) -> dict[str, str] | None:
         if name not in self.failing:
@@ -193,11 +211,20 @@ class Progress:
 # -- the apps -------------------------------------------------------------------------
 
 
+def _local_or_same(scope: dict[str, Any], origin: str) -> bool:
+    return origin_allowed(origin, LOCAL_ORIGINS) or same_origin(scope, origin)
+
+
 def _board_app(progress: Progress, token: str, limits: dict[str, Any]) -> FastAPI:
     """The instructor's side: the board page, its live updates and the JSON export."""
     app = FastAPI(title="Workshop: the progress board")
 
     def instructor(request: Request) -> None:
+        # A browser names the page a request comes from (not for typing the URL): a foreign one gets 403, as
+        # at the WebSocket handshake, so that no other site can read the board with the instructor's token.
+        origins = request.headers.getlist("origin")
+        if len(origins) > 1 or (origins and not _local_or_same(request.scope, origins[0])):
+            raise HTTPException(403, "origin not allowed")
         if not token_matches(request.scope, token):
             raise HTTPException(401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
 
@@ -255,13 +282,17 @@ def _report_app(progress: Progress, token: str, limits: dict[str, Any]) -> FastA
                         error = error_message("already_joined", f"this connection reports for {name!r}")
                         await websocket.send_text(encode(error))
                         continue
+                    if not progress.join(message.name):
+                        error = error_message("class_full", f"the board has {MAX_STUDENTS} students already")
+                        await websocket.send_text(encode(error))
+                        continue
                     name = message.name
-                    progress.join(name)
                     await websocket.send_text(encode({"type": "welcome", "name": name}))
                 elif name is None:
                     await websocket.send_text(encode(error_message("not_joined", 'send {"type": "hello", ...} first')))
-                else:
-                    progress.record(name, message.exercise, message.passed, message.line)
+                elif not progress.record(name, message.exercise, message.passed, message.line):
+                    detail = f"the board keeps at most {MAX_EXTRA_EXERCISES} exercises the course does not list"
+                    await websocket.send_text(encode(error_message("unknown_exercise", detail)))
         except WebSocketDisconnect:
             pass
 

@@ -39,6 +39,7 @@ import contextvars
 import json
 import os
 import queue
+import re
 import sys
 import threading
 from pathlib import PurePath
@@ -58,6 +59,8 @@ QUEUE_SIZE = 100
 MAX_LINE = 1000
 #: The first and the longest pause between two connection attempts, in seconds.
 BACKOFF = (0.5, 10.0)
+#: A student's name, as the server accepts it: 1 to 32 letters, digits, spaces and . @ ' - _ (not first).
+NAME = r"^[^\W_][\w .@'-]{0,31}$"
 
 _current: Reporter | None = None
 _lock = threading.Lock()
@@ -87,6 +90,10 @@ def exercise_key(number: int | None) -> str | None:
     if notebook.parent.name != "exercises":
         return None
     return f"{notebook.stem}/{number}"
+
+
+class Refused(ConnectionError):
+    """The server answered the hello with an error (a full class, say): its detail."""
 
 
 class Reporter:
@@ -152,7 +159,7 @@ class Reporter:
                     ws.send(json.dumps({"type": "hello", "name": self.name}))
                     welcome = json.loads(ws.recv(timeout=self.open_timeout))
                     if welcome.get("type") != "welcome":
-                        raise ConnectionError(welcome.get("detail") or "the server did not welcome us")
+                        raise Refused(welcome.get("detail") or "the server did not welcome us")
                     self._ws = ws
                     self.connected.set()
                     self.tried.set()
@@ -188,7 +195,12 @@ class Reporter:
             return
         self.warned = True
         host = urlsplit(self.url).netloc
-        why = f"HTTP {exc.response.status_code}" if isinstance(exc, InvalidStatus) else type(exc).__name__
+        if isinstance(exc, InvalidStatus):
+            why = f"HTTP {exc.response.status_code}"
+        elif isinstance(exc, Refused):
+            why = str(exc)[:200]
+        else:
+            why = type(exc).__name__
         print(
             f"workshop: the board at {host} is unreachable ({why}); "
             "your checks work as before, and reports resume when it is back",
@@ -204,8 +216,8 @@ def join(url: str, *, name: str, wait: float = 3.0) -> Reporter:
     """
     global _current
     name = name.strip()
-    if not 1 <= len(name) <= 32:
-        raise ValueError("name must be 1 to 32 characters")
+    if not re.fullmatch(NAME, name):
+        raise ValueError(f"name {name!r}: use 1 to 32 letters, digits, spaces and . @ ' - _, starting with a letter or digit")
     reporter = Reporter(url, name)
     leave()
     with _lock:
@@ -221,7 +233,10 @@ def join(url: str, *, name: str, wait: float = 3.0) -> Reporter:
 
 
 def join_from_environment() -> Reporter | None:
-    """:func:`join` with ``COURSE_WORKSHOP_URL`` and ``COURSE_WORKSHOP_NAME``; None (and nothing done) if the URL is unset."""
+    """:func:`join` with ``COURSE_WORKSHOP_URL`` and ``COURSE_WORKSHOP_NAME``; None (and nothing done) if the URL is unset.
+
+    Never raises: every exercise notebook's set-up cell calls it, so a bad URL or name is said in one line instead.
+    """
     url = os.environ.get("COURSE_WORKSHOP_URL", "").strip()
     if not url:
         return None
@@ -229,7 +244,11 @@ def join_from_environment() -> Reporter | None:
     if not name:
         print("COURSE_WORKSHOP_URL is set but COURSE_WORKSHOP_NAME is not: set it to your name, or call join()")
         return None
-    return join(url, name=name)
+    try:
+        return join(url, name=name)
+    except ValueError as error:  # a set-up cell must run on: say what is wrong, report nothing
+        print(f"not joining the workshop: {error} (COURSE_WORKSHOP_URL, COURSE_WORKSHOP_NAME)")
+        return None
 
 
 def leave() -> None:

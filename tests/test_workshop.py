@@ -80,7 +80,11 @@ class Kernel:
         def hook(message: dict[str, Any]) -> None:
             kind, content = message["header"]["msg_type"], message["content"]
             if kind == "stream":
-                outputs.append((content["name"], content["text"]))
+                # One print can arrive in pieces (the kernel flushes on a timer): keep a stream's text whole.
+                if outputs and outputs[-1][0] == content["name"]:
+                    outputs[-1] = (content["name"], outputs[-1][1] + content["text"])
+                else:
+                    outputs.append((content["name"], content["text"]))
             elif kind == "error":
                 outputs.append(("error", "\n".join(content["traceback"])))
             elif kind in ("execute_result", "display_data"):
@@ -114,9 +118,11 @@ def workshop_server(port: int = 0, **options: Any) -> BackgroundServer:
     return BackgroundServer(app, port=port, name=f"workshop {id(app):x}")
 
 
-def get(server: BackgroundServer, path: str, token: str | None = None) -> tuple[int, Any]:
-    """GET ``path``; the status and the JSON body (None if it is not JSON)."""
+def get(server: BackgroundServer, path: str, token: str | None = None, origin: str | None = None) -> tuple[int, Any]:
+    """GET ``path`` (from a page of ``origin``); the status and the JSON body (None if it is not JSON)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if origin is not None:
+        headers["Origin"] = origin
     request = urllib.request.Request(server.url + path, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - our own server
@@ -374,6 +380,11 @@ def test_the_board_refuses_the_students_token_and_foreign_pages() -> None:
                 open_timeout=TIMEOUT,
             )
         assert refused.value.response.status_code == 403
+        # The page and the export alike: a foreign page gets 403 even with the instructor's token.
+        for path in ("/api/progress", f"/board?token={INSTRUCTOR}"):
+            assert get(server, path, INSTRUCTOR, origin="http://evil.example")[0] == 403
+            assert get(server, path, INSTRUCTOR, origin="null")[0] == 403
+            assert get(server, path, INSTRUCTOR, origin=server.url)[0] == 200  # the board's own page
         # The students' endpoints want the students' token, not the instructor's.
         for path in ("/ws/report", "/ws/room"):
             with pytest.raises(InvalidStatus) as refused:
@@ -446,3 +457,115 @@ def test_the_board_page_marks_a_student_stuck_and_clears_it_on_a_pass(browser_pa
             expect(square).to_have_attribute("data-state", "passed")
             expect(row).not_to_have_class(re.compile(r"\bstuck\b"))
             expect(row.locator(".marker")).to_be_hidden()
+
+
+def test_unreachable_address_join_returns_and_the_attempt_ends_within_its_open_timeout(capsys, monkeypatch) -> None:
+    """A join URL nobody answers (a blackholed address): join() returns, and each attempt ends at its open timeout."""
+    monkeypatch.setenv("JPY_SESSION_NAME", "exercises/01_text.ipynb")
+    reporter = workshop_client.join("http://10.255.255.1:8000/?token=x", name="ada", wait=0.1)
+    try:
+        assert not reporter.connected.is_set()
+        # The first attempt ends (timed out, or refused by the network) within its open timeout, not TCP's minutes.
+        assert reporter.tried.wait(reporter.open_timeout + TIMEOUT)
+        with checks.checking("f()", success="fine", exercise=1):
+            pass
+        assert capsys.readouterr().out == "✓ fine\n"
+    finally:
+        workshop_client.leave()
+    assert not reporter._thread.is_alive()
+
+
+# -- names and memory ---------------------------------------------------------------------------------
+
+
+def test_names_are_validated_on_both_sides() -> None:
+    """join() refuses a name the server would refuse; the server answers a bad hello with validation_error."""
+    for name in ("", " ", "x" * 33, "<img src=x onerror=alert(1)>", "a\nb", "_ada"):
+        with pytest.raises(ValueError, match="letters, digits"):
+            workshop_client.join("http://127.0.0.1:9/?token=x", name=name)
+    assert workshop_client._current is None
+    with workshop_server() as server:
+        with connect(server.ws_url(f"/ws/report?token={STUDENT}"), proxy=None, open_timeout=TIMEOUT) as ws:
+            for name in ("", "x" * 33, "<b>ada</b>", "ada\u0000", "\u202eada"):
+                ws.send(json.dumps({"type": "hello", "name": name}))
+                assert json.loads(ws.recv(timeout=TIMEOUT))["code"] == "validation_error", name
+            for name in ("Ada Lovelace", "José", "o'brien-2", "ada@example.org"):
+                with connect(server.ws_url(f"/ws/report?token={STUDENT}"), proxy=None, open_timeout=TIMEOUT) as other:
+                    other.send(json.dumps({"type": "hello", "name": name}))
+                    assert json.loads(other.recv(timeout=TIMEOUT)) == {"type": "welcome", "name": name}
+        assert sorted(states(server)) == ["Ada Lovelace", "José", "ada@example.org", "o'brien-2"]
+
+
+def test_memory_is_bounded_for_a_flood_of_reports_names_and_exercises(monkeypatch) -> None:
+    """One entry per student and exercise however many reports; past the limits, error replies and nothing kept."""
+    monkeypatch.setattr(workshop, "MAX_STUDENTS", 3)
+    monkeypatch.setattr(workshop, "MAX_EXTRA_EXERCISES", 2)
+    with workshop_server(rate_limit=10_000) as server:
+        with connect(server.ws_url(f"/ws/report?token={STUDENT}"), proxy=None, open_timeout=TIMEOUT) as ws:
+
+            def say(message: dict[str, Any]) -> None:
+                ws.send(json.dumps(message))
+
+            say({"type": "hello", "name": "ada"})
+            assert json.loads(ws.recv(timeout=TIMEOUT))["type"] == "welcome"
+            check = {"type": "check", "exercise": "01_text/3", "passed": False, "line": "✗ " + "x" * 998}
+            for _ in range(200):
+                say(check)
+            for number in (1, 2, 3, 4):
+                say({**check, "exercise": f"99_mine/{number}"})
+            error = json.loads(ws.recv(timeout=TIMEOUT))
+            assert error["code"] == "unknown_exercise"
+            for name in ("bob", "cy", "dee"):
+                with connect(server.ws_url(f"/ws/report?token={STUDENT}"), proxy=None, open_timeout=TIMEOUT) as other:
+                    other.send(json.dumps({"type": "hello", "name": name}))
+                    reply = json.loads(other.recv(timeout=TIMEOUT))
+            assert reply["code"] == "class_full"
+            wait_for(server, "ada", "99_mine/2", "failed")
+        progress = get(server, "/api/progress", INSTRUCTOR)[1]
+        assert sorted(progress["students"]) == ["ada", "bob", "cy"]
+        assert sorted(progress["students"]["ada"]) == ["01_text/3", "99_mine/1", "99_mine/2"]
+        assert progress["exercises"] == [*workshop.exercises(), "99_mine/1", "99_mine/2"]
+
+
+def test_the_board_page_shows_names_and_hints_as_text_never_as_html(browser_page) -> None:
+    """A name or a hint holding HTML is shown as those characters: no element is made, no script runs."""
+    from playwright.sync_api import expect
+
+    evil = "<img src=x onerror=alert(1)>"
+    with workshop_server() as server:
+        server.app.progress.record(evil, "01_text/1", False, f"✗ {evil}")  # before any page watches
+        page = browser_page
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(f"http://{HOST}:{server.port}/board?token={INSTRUCTOR}")
+        expect(page.get_by_test_id("status")).to_have_text("live")
+        student = page.locator("th.student")
+        expect(student).to_have_count(1)
+        expect(student).to_contain_text(evil)
+        expect(page.locator("img")).to_have_count(0)
+        square = page.locator('td[data-exercise="01_text/1"]')
+        expect(square).to_have_attribute("title", re.compile(re.escape(f"✗ {evil}") + "$"))
+        with connect(server.ws_url(f"/ws/report?token={STUDENT}"), proxy=None, open_timeout=TIMEOUT) as ws:
+            ws.send(json.dumps({"type": "hello", "name": "ada"}))
+            assert json.loads(ws.recv(timeout=TIMEOUT))["type"] == "welcome"
+            hint = "✗ <script>alert(2)</script><b>bold</b>"
+            ws.send(json.dumps({"type": "check", "exercise": "01_text/2", "passed": False, "line": hint}))
+            square = page.locator('tr[data-student="ada"] td[data-exercise="01_text/2"]')
+            expect(square).to_have_attribute("title", re.compile(re.escape(hint) + "$"))
+        expect(page.locator("img, b, tbody script")).to_have_count(0)
+        assert dialogs == []
+
+
+def test_a_bad_name_or_url_in_the_environment_is_said_and_the_set_up_cell_runs_on(capsys, monkeypatch) -> None:
+    """join_from_environment() never raises: every exercise's set-up cell calls it."""
+    for url, name, said in [
+        ("http://127.0.0.1:9/?token=x", "<b>ada</b>", "letters, digits"),
+        ("http://127.0.0.1:9/?token=x", "x" * 40, "letters, digits"),
+        ("192.168.1.20:8000", "ada", "not a join URL"),
+    ]:
+        monkeypatch.setenv("COURSE_WORKSHOP_URL", url)
+        monkeypatch.setenv("COURSE_WORKSHOP_NAME", name)
+        assert workshop_client.join_from_environment() is None
+        out = capsys.readouterr().out
+        assert out.startswith("not joining the workshop: ") and said in out, out
+        assert workshop_client._current is None
