@@ -226,6 +226,51 @@ return json.loads(websocket.recv(timeout=5))
 """,
             says=["should return the server's 'file' message", "'type': 'done'"],
         ),
+        # Keeps the bytes in memory and never writes the file.
+        Wrong(
+            """
+websocket.send(json.dumps({"type": "download", "name": name}))
+info = json.loads(websocket.recv(timeout=5))
+data = b""
+while len(data) < info["size"]:
+    data += websocket.recv(timeout=5)
+json.loads(websocket.recv(timeout=5))
+return info
+""",
+            says=["download_file() wrote no file at dest"],
+        ),
+        # Counts frames instead of bytes: three frames, because the first
+        # file came in three; a larger file comes in more.
+        Wrong(
+            """
+websocket.send(json.dumps({"type": "download", "name": name}))
+info = json.loads(websocket.recv(timeout=5))
+with open(dest, "wb") as file:
+    for _ in range(3):
+        file.write(websocket.recv(timeout=5))
+while isinstance(websocket.recv(timeout=5), bytes):
+    pass
+return info
+""",
+            says=["the copy holds 12,288 of the file's 20,000 bytes", "until size bytes are in"],
+            never=["the copy holds 10,000"],
+        ),
+        # Puts each frame in front of the ones before, as on a stack: every
+        # byte is there, in the wrong order.
+        Wrong(
+            """
+websocket.send(json.dumps({"type": "download", "name": name}))
+info = json.loads(websocket.recv(timeout=5))
+frames = []
+while sum(map(len, frames)) < info["size"]:
+    frames.insert(0, websocket.recv(timeout=5))
+json.loads(websocket.recv(timeout=5))
+with open(dest, "wb") as file:
+    file.write(b"".join(frames))
+return info
+""",
+            says=["the copy has all 10,000 bytes, but not the file's", "write the frames in order"],
+        ),
     ],
     "too_big": [
         # Waits for a reply as if the server answered every frame: the close
@@ -265,6 +310,21 @@ with connect(url, compression=None) as websocket:
         return closed.rcvd
 """,
             says=["should return a tuple (code, reason)", "got Close"],
+        ),
+        # Returns the code it expects and a reason of its own, not the close
+        # frame's: the tuple has the right shape but not the server's words.
+        Wrong(
+            """
+with connect(url, compression=None) as websocket:
+    websocket.send(json.dumps({"type": "upload", "name": name, "size": len(data), "sha256": sha256}))
+    json.loads(websocket.recv(timeout=5))
+    websocket.send(data)
+    try:
+        websocket.recv(timeout=5)
+    except ConnectionClosed:
+        return 1009, "message too big"
+""",
+            says=["the second item should be the reason in the server's close frame", "got 'message too big'"],
         ),
     ],
     "collect": [
@@ -427,6 +487,24 @@ with open(inbox / f"{uuid.uuid4().hex}.bin", "ab") as file:
         pass
 """,
             says=["raised TypeError", "'int' object is not callable"],
+        ),
+        # Right in every reply, but nothing catches the client's close: the
+        # handler ends with WebSocketDisconnect instead of quietly.
+        Wrong(
+            """
+await websocket.accept()
+received = 0
+with open(inbox / f"{uuid.uuid4().hex}.bin", "ab") as file:
+    while True:
+        frame = await receive_frame(websocket)
+        if isinstance(frame, str):
+            await websocket.send_json({"type": "error", "code": "unexpected_text", "detail": "binary frames only"})
+            continue
+        await asyncio.to_thread(file.write, frame)
+        received += len(frame)
+        await websocket.send_json({"received": received})
+""",
+            says=["the handler let WebSocketDisconnect escape", "catch it"],
         ),
     ],
 }
