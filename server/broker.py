@@ -84,9 +84,9 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from server.chat import Member, Room, encode
 from server.errors import error_message
@@ -206,8 +206,10 @@ class RedisRoom(Room):
 
     async def start(self) -> None:
         """Connect, register this process and start reading; raise if Redis does not answer."""
-        # No silent retries: a failed command must reach us, so that members hear of it. A blocking pool: a
-        # burst of commands (200 members leaving at once) waits for a connection instead of failing.
+        # No silent retries: a failed command must reach us, so that members hear of it. The asyncio Retry: it
+        # awaits the command, so its failure handler runs and disconnects the broken connection (the sync
+        # redis.retry.Retry gets back a coroutine it does not await: it never sees the failure). A blocking
+        # pool: a burst of commands (200 members leaving at once) waits for a connection instead of failing.
         self.pool = BlockingConnectionPool.from_url(
             self.url,
             max_connections=50,

@@ -187,6 +187,16 @@ for frame in websocket:
 """,
             says=["should say hello, !echo loop, done"],
         ),
+        # Waits for "say", the type a client sends: the room sends others' words as "message" events.
+        Wrong(
+            """
+for frame in websocket:
+    event = json.loads(frame)
+    if event["type"] == "say" and event["from"] != name and event["text"].startswith("!echo "):
+        websocket.send(json.dumps({"type": "say", "text": event["text"][6:]}))
+""",
+            says=["said nothing", "events it receives"],
+        ),
         # Receives with recv() in a loop of its own: the close escapes as ConnectionClosedOK.
         Wrong(
             """

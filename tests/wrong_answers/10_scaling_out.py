@@ -37,7 +37,31 @@ return int(sequence), int(milliseconds)
 websocket.send(json.dumps({"type": "join", "name": name}))
 return json.loads(websocket.recv(timeout=5))
 """,
-            says=["broker_unavailable", "send the join again"],
+            says=["broker_unavailable", "without calling wait()"],
+        ),
+        # Pauses with time.sleep instead of the wait it is given: a check cannot tell when it tries again.
+        Wrong(
+            """
+for _ in range(attempts):
+    websocket.send(json.dumps({"type": "join", "name": name}))
+    reply = json.loads(websocket.recv(timeout=5))
+    if reply.get("code") != "broker_unavailable":
+        return reply
+    time.sleep(0.05)
+return reply
+""",
+            says=["broker_unavailable", "without calling wait()", "wait(0.05)"],
+        ),
+        # Waits once, then gives up: the room needs a moment to reconnect after Redis is back.
+        Wrong(
+            """
+websocket.send(json.dumps({"type": "join", "name": name}))
+reply = json.loads(websocket.recv(timeout=5))
+if reply.get("code") == "broker_unavailable":
+    wait(0.05)
+return reply
+""",
+            says=["after 1 wait(s)", "send the join again"],
         ),
         # Tries again after every error, so a taken name is asked for again and again.
         Wrong(
@@ -76,6 +100,48 @@ with connect(url_b, proxy=None) as second:
     return "probe a" in json.loads(second.recv(timeout=5)).get("members", [])
 """,
             says=["False for two processes sharing Redis", "keep the first member connected"],
+        ),
+    ],
+    "heard_across": [
+        # Listens on the speaker's connection: the speaker gets its own message back in any room.
+        Wrong(
+            """
+with connect(url_a, proxy=None) as speaker, connect(url_b, proxy=None) as listener:
+    speaker.send(json.dumps({"type": "join", "name": "speaker"}))
+    speaker.recv(timeout=5)
+    listener.send(json.dumps({"type": "join", "name": "listener"}))
+    listener.recv(timeout=5)
+    speaker.send(json.dumps({"type": "say", "text": text}))
+    try:
+        while True:
+            event = json.loads(speaker.recv(timeout=2))
+            if event["type"] == "message" and event["text"] == text:
+                return True
+    except TimeoutError:
+        return False
+""",
+            says=["said True for two processes without a broker", "url_b"],
+        ),
+        # Says the text, sees it go out, and only then lets the listener join: it gets it as history, not as an event.
+        Wrong(
+            """
+with connect(url_a, proxy=None) as speaker, connect(url_b, proxy=None) as listener:
+    speaker.send(json.dumps({"type": "join", "name": "speaker"}))
+    speaker.recv(timeout=5)
+    speaker.send(json.dumps({"type": "say", "text": text}))
+    while json.loads(speaker.recv(timeout=5)).get("text") != text:
+        pass
+    listener.send(json.dumps({"type": "join", "name": "listener"}))
+    listener.recv(timeout=5)
+    try:
+        while True:
+            event = json.loads(listener.recv(timeout=2))
+            if event["type"] == "message" and event["text"] == text:
+                return True
+    except TimeoutError:
+        return False
+""",
+            says=["said False for two processes sharing Redis", "history"],
         ),
     ],
 }
