@@ -174,3 +174,28 @@ def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
     yield open_page
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def open_files() -> Iterator[Callable[[int], None]]:
+    """``open_files(n)``: raise this process's open-file limit to ``n`` for the test, where there is one.
+
+    macOS allows 256 by default, too few for both ends of hundreds of connections;
+    the test is skipped where the hard limit is lower than ``n``.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows: no such per-process limit
+        yield lambda needed: None
+        return
+    before = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def raise_to(needed: int) -> None:
+        soft, hard = before
+        if soft != resource.RLIM_INFINITY and soft < needed:
+            if hard != resource.RLIM_INFINITY and hard < needed:
+                pytest.skip(f"needs {needed} open files, the hard limit is {hard}")
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+    yield raise_to
+    resource.setrlimit(resource.RLIMIT_NOFILE, before)

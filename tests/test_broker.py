@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from typing import Any
 
 import pytest
+from test_chat import join, receive, send, until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -30,31 +29,6 @@ MEMBER_TTL = 1.5
 
 def client(url: str) -> ClientConnection:
     return connect(url, max_queue=None, proxy=None, open_timeout=TIMEOUT)
-
-
-def receive(websocket: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]:
-    return json.loads(websocket.recv(timeout=timeout))
-
-
-def send(websocket: ClientConnection, **message: Any) -> None:
-    websocket.send(json.dumps(message))
-
-
-def join(websocket: ClientConnection, name: str) -> dict[str, Any]:
-    send(websocket, type="join", name=name)
-    welcome = receive(websocket)
-    assert welcome["type"] == "welcome", welcome
-    return welcome
-
-
-def until(websocket: ClientConnection, wanted: Callable[[dict], bool], limit: int = 10_000) -> list[dict]:
-    """Receive events up to and including the first one ``wanted``; return them all."""
-    events = []
-    for _ in range(limit):
-        events.append(receive(websocket))
-        if wanted(events[-1]):
-            return events
-    raise AssertionError(f"not among {limit} events")
 
 
 def texts(events: list[dict]) -> list[str]:

@@ -43,8 +43,8 @@ def client(url: str, **options: Any) -> ClientConnection:
     return connect(url, max_queue=None, proxy=None, **options)
 
 
-def receive(websocket: ClientConnection) -> dict[str, Any]:
-    return json.loads(websocket.recv(timeout=TIMEOUT))
+def receive(websocket: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]:
+    return json.loads(websocket.recv(timeout=timeout))
 
 
 def send(websocket: ClientConnection, **message: Any) -> None:
@@ -603,21 +603,9 @@ CROWD_TIMEOUT = 60
 
 
 @pytest.fixture
-def files_for_the_crowd():
-    """Raise the open-file limit to fit both ends of every member's connection (macOS allows 256 by default)."""
-    try:
-        import resource
-    except ImportError:  # Windows: no such per-process limit
-        yield
-        return
-    needed = 2 * CROWD + 200
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        if hard != resource.RLIM_INFINITY and hard < needed:
-            pytest.skip(f"needs {needed} open files, the hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-    yield
-    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+def files_for_the_crowd(open_files):
+    """Room for both ends of every member's connection."""
+    open_files(2 * CROWD + 200)
 
 
 async def crowd_talks(url: str) -> dict[int, list[dict]]:

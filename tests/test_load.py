@@ -18,21 +18,9 @@ DEADLINE = 60
 
 
 @pytest.fixture
-def enough_file_descriptors():
-    """Raise the open-file limit to fit both ends of every connection, where there is one."""
-    try:
-        import resource
-    except ImportError:  # Windows: no such per-process limit
-        yield
-        return
-    needed = 2 * CLIENTS + 200
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        if hard != resource.RLIM_INFINITY and hard < needed:
-            pytest.skip(f"needs {needed} open files, the hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-    yield
-    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+def enough_file_descriptors(open_files):
+    """Room for both ends of every connection."""
+    open_files(2 * CLIENTS + 200)
 
 
 def quoted(reply: str | bytes) -> int | None:
