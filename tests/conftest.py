@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
+import socket
 import stat
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -199,3 +203,62 @@ def open_files() -> Iterator[Callable[[int], None]]:
 
     yield raise_to
     resource.setrlimit(resource.RLIMIT_NOFILE, before)
+
+
+# -- commands the tests start: a free port, waiting for it, stopping everything they started ----------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, deadline: float = 60, output: Callable[[], str] = str) -> None:
+    """Return once ``port`` accepts a connection; fail if ``process`` exits first or ``deadline`` passes.
+
+    ``output()`` gives what to show of the process when it failed (its log, say).
+    """
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise AssertionError(f"{process.args[1:3]} exited with {process.returncode}:\n{output()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listening on port {port} after {deadline} s:\n{output()}")
+
+
+def stop_process(process: subprocess.Popen, grace: float = 30) -> None:
+    """Ask a process to stop (SIGTERM), kill it after ``grace`` seconds, and kill anything it started that is left.
+
+    A process started in a session of its own is killed with its whole group.
+    Children that run in sessions of their own (Jupyter kernels) are found by
+    the process tree, taken before the process ends.
+    """
+    try:
+        family = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        if hasattr(os, "killpg"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(process.pid) == process.pid:
+                    os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
+        process.wait()
+    finally:
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    left = [child for child in family if child.is_running()]
+    for child in left:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(left, timeout=10)

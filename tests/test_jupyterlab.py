@@ -24,19 +24,15 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
+from conftest import free_port, stop_process, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 #: How long a state of the page may take to come: generous, the machine may be busy.
@@ -79,43 +75,11 @@ def venv_is_current() -> bool:
     return any(stamp.exists() and stamp.read_text() == digest for stamp in stamps)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def settings(config: Path) -> None:
     """Lab settings for the test: no news or update checks (they go on the network and pop up a toast)."""
     folder = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     folder.mkdir(parents=True)
     (folder / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-
-
-def stop_lab(process: subprocess.Popen, grace: float = 30) -> None:
-    """Stop JupyterLab as Ctrl+C or a supervisor would, then make sure nothing it started is left.
-
-    course.py lab has become JupyterLab (os.execv), so the process is
-    JupyterLab itself: SIGTERM makes it shut its kernels down and exit.
-    Kernels run in sessions of their own, so they are found by the process
-    tree, not by the process group.
-    """
-    try:
-        family = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        family = []
-    process.terminate()
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    left = [child for child in family if child.is_running()]
-    for child in left:
-        with suppress(psutil.NoSuchProcess):
-            child.kill()
-    psutil.wait_procs(left, timeout=10)
 
 
 def lab_command(port: int, token: str, root: Path) -> list[str]:
@@ -170,26 +134,14 @@ def lab(browser: object) -> Iterator[Lab]:
             )
         try:
             running = Lab(url=f"http://127.0.0.1:{port}", token=token, root=root, log=log)
-            wait_for_port(port, process, running, deadline=120)
+            wait_for_port(port, process, deadline=120, output=running.log_tail)
             assert "[course] starting JupyterLab" in log.read_text(), log.read_text()
             yield running
         finally:
-            stop_lab(process)
+            # course.py lab has become JupyterLab (os.execv): SIGTERM shuts its kernels down.
+            stop_process(process)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def wait_for_port(port: int, process: subprocess.Popen, lab: Lab, deadline: float) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if process.poll() is not None:
-            raise AssertionError(f"course.py lab exited with {process.returncode}:\n{lab.log_tail()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"JupyterLab does not answer on port {port} after {deadline} s:\n{lab.log_tail()}")
 
 
 # -- a notebook in the browser -----------------------------------------------------

@@ -5,10 +5,8 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 import uuid
@@ -18,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
+from conftest import free_port, stop_process, wait_for_port
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from websockets.sync.client import connect
@@ -48,57 +47,15 @@ def test_environment_yml_matches_pyproject():
     assert pip_section == ["-e ."]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, deadline: float = 60) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if process.poll() is not None:
-            raise AssertionError(f"exited with {process.returncode}: {process.stderr.read()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listening on port {port} after {deadline} s")
-
-
 @contextmanager
 def running(*args: str, port: int, deadline: float = 60, env: dict | None = None):
     """Run a command in the background until the block ends; yield once port answers."""
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        wait_for_port(port, process, deadline)
+        wait_for_port(port, process, deadline, output=process.stderr.read)
         yield process
     finally:
-        stop(process)
-
-
-def stop(process: subprocess.Popen, grace: float = 30) -> None:
-    """Ask a process to stop, kill it after ``grace`` seconds, and kill anything it started that is left."""
-    try:
-        family = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        family = []
-    process.terminate()
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    finally:
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
-    left = [child for child in family if child.is_running()]
-    for child in left:
-        with suppress(psutil.NoSuchProcess):
-            child.kill()
-    psutil.wait_procs(left, timeout=10)
+        stop_process(process)
 
 
 @pytest.mark.parametrize(
